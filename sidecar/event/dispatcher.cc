@@ -1,0 +1,110 @@
+#include "sidecar/event/dispatcher.h"
+
+#include <event2/thread.h>
+
+#include <cassert>
+#include <csignal>
+
+#include "absl/status/status.h"
+
+namespace sidecar::event {
+namespace {
+
+void EnableThreadsOnce() {
+  static const int once = [] { return evthread_use_pthreads(); }();
+  (void)once;
+}
+
+timeval ToTimeval(std::chrono::milliseconds d) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
+  return tv;
+}
+
+}  // namespace
+
+void Timer::Enable(std::chrono::milliseconds after) {
+  timeval tv = ToTimeval(after);
+  evtimer_add(ev_.get(), &tv);
+}
+
+void Timer::Disable() { evtimer_del(ev_.get()); }
+
+bool Timer::Enabled() const { return evtimer_pending(ev_.get(), nullptr) != 0; }
+
+void Timer::OnFire(evutil_socket_t, short, void* arg) noexcept { static_cast<Timer*>(arg)->cb_(); }
+
+void SignalEvent::OnSignal(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<SignalEvent*>(arg)->cb_();
+}
+
+absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(std::string name) {
+  EnableThreadsOnce();
+  EventBasePtr base(event_base_new());
+  if (base == nullptr) return absl::InternalError("event_base_new failed");
+  return std::unique_ptr<Dispatcher>(new Dispatcher(std::move(name), std::move(base)));
+}
+
+Dispatcher::Dispatcher(std::string name, EventBasePtr base)
+    : name_(std::move(name)), base_(std::move(base)), owner_(std::this_thread::get_id()) {
+  // A persistent, never-added event that Post() activates from any thread: no pipe, no dummy timer.
+  post_event_.reset(event_new(base_.get(), -1, 0, &Dispatcher::OnPosted, this));
+}
+
+Dispatcher::~Dispatcher() {
+  post_event_.reset();
+}
+
+void Dispatcher::Post(absl::AnyInvocable<void() &&> work) {
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    was_empty = posted_.empty();
+    posted_.push_back(std::move(work));
+  }
+  if (was_empty) event_active(post_event_.get(), EV_READ, 0);
+}
+
+void Dispatcher::OnPosted(evutil_socket_t, short, void* arg) noexcept {
+  static_cast<Dispatcher*>(arg)->RunPosted();
+}
+
+void Dispatcher::RunPosted() {
+  std::vector<absl::AnyInvocable<void() &&>> batch;
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    batch.swap(posted_);
+  }
+  for (auto& work : batch) std::move(work)();
+}
+
+TimerPtr Dispatcher::CreateTimer(absl::AnyInvocable<void()> cb) {
+  TimerPtr timer(new Timer(std::move(cb)));
+  timer->ev_.reset(evtimer_new(base_.get(), &Timer::OnFire, timer.get()));
+  return timer;
+}
+
+SignalEventPtr Dispatcher::ListenForSignal(int signum, absl::AnyInvocable<void()> cb) {
+  SignalEventPtr sig(new SignalEvent(std::move(cb)));
+  sig->ev_.reset(evsignal_new(base_.get(), signum, &SignalEvent::OnSignal, sig.get()));
+  event_add(sig->ev_.get(), nullptr);
+  return sig;
+}
+
+void Dispatcher::Run() {
+  owner_.store(std::this_thread::get_id());
+  // Work posted before Run() started must not wait for another Post().
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    if (!posted_.empty()) event_active(post_event_.get(), EV_READ, 0);
+  }
+  event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
+}
+
+// Posted, so an Exit() that races ahead of Run() is not lost (event_base_loop clears the break flag).
+void Dispatcher::Exit() {
+  Post([this]() { event_base_loopbreak(base_.get()); });
+}
+
+}  // namespace sidecar::event

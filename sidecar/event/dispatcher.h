@@ -1,0 +1,101 @@
+#pragma once
+// A Dispatcher owns one libevent event_base and the thread that runs it. Everything it owns (timers,
+// connections, listeners) is touched only from that thread; other threads hand work over with Post().
+
+#include <event2/event.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "sidecar/common/c_handle.h"
+
+namespace sidecar::event {
+
+using EventBasePtr = CHandle<event_base, event_base_free>;
+using EventPtr = CHandle<struct event, event_free>;
+
+class Dispatcher;
+
+// A one-shot timer bound to a dispatcher. Destroying it cancels it. Not thread-safe: use on the owner thread.
+class Timer {
+ public:
+  ~Timer() = default;
+  void Enable(std::chrono::milliseconds after);
+  void Disable();
+  bool Enabled() const;
+
+ private:
+  friend class Dispatcher;
+  explicit Timer(absl::AnyInvocable<void()> cb) : cb_(std::move(cb)) {}
+  static void OnFire(evutil_socket_t, short, void* arg) noexcept;
+
+  absl::AnyInvocable<void()> cb_;
+  EventPtr ev_;
+};
+using TimerPtr = std::unique_ptr<Timer>;
+
+// A registered signal handler; destroying it unregisters.
+class SignalEvent {
+ public:
+  ~SignalEvent() = default;
+
+ private:
+  friend class Dispatcher;
+  explicit SignalEvent(absl::AnyInvocable<void()> cb) : cb_(std::move(cb)) {}
+  static void OnSignal(evutil_socket_t, short, void* arg) noexcept;
+
+  absl::AnyInvocable<void()> cb_;
+  EventPtr ev_;
+};
+using SignalEventPtr = std::unique_ptr<SignalEvent>;
+
+class Dispatcher {
+ public:
+  // Fails only if libevent cannot allocate a base. Enables libevent's pthread locking once per process,
+  // which nats.c's adapter and cross-thread event_active() both need.
+  static absl::StatusOr<std::unique_ptr<Dispatcher>> Create(std::string name);
+  ~Dispatcher();
+
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  const std::string& name() const { return name_; }
+  event_base* base() { return base_.get(); }
+
+  // Thread-safe. Runs `work` on the dispatcher thread, in post order. Work posted after Exit() is
+  // still run if the loop runs again; work left when the dispatcher is destroyed is dropped.
+  void Post(absl::AnyInvocable<void() &&> work);
+
+  TimerPtr CreateTimer(absl::AnyInvocable<void()> cb);
+  SignalEventPtr ListenForSignal(int signum, absl::AnyInvocable<void()> cb);
+
+  // Runs the loop on the calling thread until Exit(). The calling thread becomes the owner thread.
+  void Run();
+  // Thread-safe: asks Run() to return after the current callbacks.
+  void Exit();
+
+  // True on the thread that runs (or, before Run, created) this dispatcher.
+  bool IsThreadSafe() const { return std::this_thread::get_id() == owner_.load(); }
+
+ private:
+  explicit Dispatcher(std::string name, EventBasePtr base);
+  static void OnPosted(evutil_socket_t, short, void* arg) noexcept;
+  void RunPosted();
+
+  std::string name_;
+  EventBasePtr base_;
+  EventPtr post_event_;
+  std::mutex post_mu_;
+  std::vector<absl::AnyInvocable<void() &&>> posted_;  // guarded by post_mu_
+  std::atomic<std::thread::id> owner_;
+};
+using DispatcherPtr = std::unique_ptr<Dispatcher>;
+
+}  // namespace sidecar::event

@@ -1,0 +1,51 @@
+#include "sidecar/http/message.h"
+
+#include <algorithm>
+
+namespace sidecar::http {
+namespace {
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+}  // namespace
+
+bool HeaderMap::NameEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return Lower(x) == Lower(y); });
+}
+
+void HeaderMap::Add(std::string name, std::string value) {
+  entries_.emplace_back(std::move(name), std::move(value));
+}
+
+void HeaderMap::Set(std::string name, std::string value) {
+  Remove(name);
+  Add(std::move(name), std::move(value));
+}
+
+void HeaderMap::Remove(std::string_view name) {
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                [&](const Entry& e) { return NameEquals(e.first, name); }),
+                 entries_.end());
+}
+
+std::optional<std::string_view> HeaderMap::Get(std::string_view name) const {
+  for (const auto& e : entries_) {
+    if (NameEquals(e.first, name)) return std::string_view(e.second);
+  }
+  return std::nullopt;
+}
+
+std::string HeaderMap::GetOr(std::string_view name, std::string_view fallback) const {
+  auto v = Get(name);
+  return std::string(v ? *v : fallback);
+}
+
+std::string Request::TraceId() const {
+  if (auto id = headers.Get(headers::kRequestId); id && !id->empty()) return std::string(*id);
+  // traceparent: version-traceid-parentid-flags
+  if (auto tp = headers.Get(headers::kTraceparent); tp && tp->size() >= 35 && (*tp)[2] == '-') {
+    return std::string(tp->substr(3, 32));
+  }
+  return "";
+}
+
+}  // namespace sidecar::http

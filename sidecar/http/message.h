@@ -1,0 +1,80 @@
+#pragma once
+// The request model: the one shape every listener produces and every cluster consumes. A request that
+// arrived as a NATS message and one that arrived as HTTP look the same here; adapters/ owns the wire forms.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sidecar::http {
+
+// Ordered header list with ASCII case-insensitive lookup. Keeps duplicates and the sender's spelling.
+class HeaderMap {
+ public:
+  using Entry = std::pair<std::string, std::string>;
+
+  void Add(std::string name, std::string value);
+  // Replaces every entry named `name` with one entry.
+  void Set(std::string name, std::string value);
+  void Remove(std::string_view name);
+  // First value, or nullopt.
+  std::optional<std::string_view> Get(std::string_view name) const;
+  std::string GetOr(std::string_view name, std::string_view fallback) const;
+  bool Has(std::string_view name) const { return Get(name).has_value(); }
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+  static bool NameEquals(std::string_view a, std::string_view b);
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// The well-known headers of ../shared/design/SERVICES.md §0.3, forwarded on every hop.
+namespace headers {
+inline constexpr std::string_view kPrincipal = "X-Principal";
+inline constexpr std::string_view kRequestTime = "X-Request-Time";
+inline constexpr std::string_view kRequestId = "X-Request-Id";
+inline constexpr std::string_view kDeadlineMs = "X-Deadline-Ms";
+inline constexpr std::string_view kTraceparent = "traceparent";
+// Passthrough mapping (no schema): the HTTP request line travels in NATS headers.
+inline constexpr std::string_view kHttpMethod = "X-Http-Method";
+inline constexpr std::string_view kHttpPath = "X-Http-Path";
+inline constexpr std::string_view kHttpStatus = "X-Http-Status";
+// ADR-32 style error headers on NATS replies.
+inline constexpr std::string_view kServiceError = "Nats-Service-Error";
+inline constexpr std::string_view kServiceErrorCode = "Nats-Service-Error-Code";
+}  // namespace headers
+
+using Clock = std::chrono::steady_clock;
+
+struct Request {
+  // Logical identity: svc.<service>.v1.<action>. `action` is empty for pure passthrough.
+  std::string service;
+  std::string action;
+  // HTTP form, when known (passthrough, or produced by an action route).
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // path plus query string
+  HeaderMap headers;
+  std::string body;
+  // Absolute deadline on the steady clock; every hop derives its timeout from it.
+  Clock::time_point deadline = Clock::time_point::max();
+
+  // Trace id for logs: X-Request-Id, else the trace-id part of traceparent, else "".
+  std::string TraceId() const;
+};
+using RequestPtr = std::unique_ptr<Request>;
+
+struct Response {
+  int status = 200;
+  HeaderMap headers;
+  std::string body;
+};
+
+}  // namespace sidecar::http

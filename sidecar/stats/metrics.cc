@@ -1,0 +1,72 @@
+#include "sidecar/stats/metrics.h"
+
+#include <sstream>
+
+#include "prometheus/text_serializer.h"
+
+namespace sidecar::stats {
+namespace {
+
+template <typename Builder>
+auto& Register(Builder builder, const char* name, const char* help, prometheus::Registry& r) {
+  return builder.Name(name).Help(help).Register(r);
+}
+
+}  // namespace
+
+prometheus::Histogram::BucketBoundaries Metrics::LatencyBuckets() {
+  return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+}
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_total(Register(prometheus::BuildCounter(), "sidecar_requests_total",
+                              "Requests handled, by listener, service, action and outcome", *registry_)),
+      request_duration_seconds(Register(prometheus::BuildHistogram(), "sidecar_request_duration_seconds",
+                                        "Request latency from receipt to reply, in seconds", *registry_)),
+      requests_active(Register(prometheus::BuildGauge(), "sidecar_requests_active",
+                               "Requests received and not yet answered", *registry_)),
+      fire_and_forget_total(Register(prometheus::BuildCounter(), "sidecar_fire_and_forget_total",
+                                     "Messages without a reply subject, forwarded without a reply",
+                                     *registry_)),
+      requests_rejected_total(Register(prometheus::BuildCounter(), "sidecar_requests_rejected_total",
+                                       "Requests rejected before routing, by reason", *registry_)),
+      nats_connected(Register(prometheus::BuildGauge(), "sidecar_nats_connected",
+                              "1 while the NATS connection is up", *registry_)),
+      nats_disconnects_total(Register(prometheus::BuildCounter(), "sidecar_nats_disconnects_total",
+                                      "NATS disconnections", *registry_)),
+      nats_reconnects_total(Register(prometheus::BuildCounter(), "sidecar_nats_reconnects_total",
+                                     "NATS reconnections", *registry_)),
+      nats_errors_total(Register(prometheus::BuildCounter(), "sidecar_nats_errors_total",
+                                 "Asynchronous NATS errors, by error", *registry_)),
+      upstream_cx_active(Register(prometheus::BuildGauge(), "sidecar_upstream_cx_active",
+                                  "Open upstream connections", *registry_)),
+      upstream_cx_busy(Register(prometheus::BuildGauge(), "sidecar_upstream_cx_busy",
+                                "Upstream connections carrying a request", *registry_)),
+      upstream_cx_total(Register(prometheus::BuildCounter(), "sidecar_upstream_cx_total",
+                                 "Upstream connections opened", *registry_)),
+      upstream_rq_pending(Register(prometheus::BuildGauge(), "sidecar_upstream_rq_pending",
+                                   "Upstream requests waiting for a connection", *registry_)),
+      upstream_rq_total(Register(prometheus::BuildCounter(), "sidecar_upstream_rq_total",
+                                 "Upstream requests, by outcome", *registry_)),
+      upstream_rq_duration_seconds(Register(prometheus::BuildHistogram(),
+                                            "sidecar_upstream_rq_duration_seconds",
+                                            "Upstream request latency, in seconds", *registry_)),
+      upstream_healthy(Register(prometheus::BuildGauge(), "sidecar_upstream_healthy",
+                                "1 while the upstream passes its health check", *registry_)),
+      health_checks_total(Register(prometheus::BuildCounter(), "sidecar_health_checks_total",
+                                   "Active upstream health checks, by result", *registry_)),
+      build_info(Register(prometheus::BuildGauge(), "sidecar_build_info",
+                          "Build information; the value is always 1", *registry_)),
+      server_state(Register(prometheus::BuildGauge(), "sidecar_server_state",
+                            "1 for the current lifecycle state", *registry_)) {
+  build_info.Add({{"version", SIDECAR_VERSION}, {"git_sha", SIDECAR_GIT_SHA}}).Set(1);
+}
+
+std::string Metrics::SerializeText() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace sidecar::stats

@@ -1,0 +1,74 @@
+#pragma once
+// Every metric the sidecar exports, declared once (Envoy-style: one tree, one place). Components take the
+// family they need and add labelled children. prometheus-cpp metrics are atomic, so children may be updated
+// from any thread; creating children (Family::Add) takes the family's lock, so hot paths cache them.
+
+#include <memory>
+#include <string>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace sidecar::stats {
+
+class Metrics {
+ private:
+  // Declared first: the families below are registered in it during construction.
+  std::shared_ptr<prometheus::Registry> registry_;
+
+ public:
+  Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  prometheus::Registry& registry() { return *registry_; }
+  // Prometheus text exposition format 0.0.4.
+  std::string SerializeText() const;
+
+  // Default latency buckets, in seconds (0.5 ms .. 30 s).
+  static prometheus::Histogram::BucketBoundaries LatencyBuckets();
+
+  // --- requests, by listener ---------------------------------------------------------------------
+  // labels: listener, service, action, outcome (ok | client_error | server_error | unavailable | timeout | ...)
+  prometheus::Family<prometheus::Counter>& requests_total;
+  // labels: listener, service, action
+  prometheus::Family<prometheus::Histogram>& request_duration_seconds;
+  // labels: listener
+  prometheus::Family<prometheus::Gauge>& requests_active;
+  // Messages without a reply subject, handled as fire-and-forget. labels: listener, service
+  prometheus::Family<prometheus::Counter>& fire_and_forget_total;
+  // Rejected before routing (too large, over max in flight, malformed). labels: listener, reason
+  prometheus::Family<prometheus::Counter>& requests_rejected_total;
+
+  // --- NATS connection ---------------------------------------------------------------------------
+  // 1 while connected. labels: connection
+  prometheus::Family<prometheus::Gauge>& nats_connected;
+  prometheus::Family<prometheus::Counter>& nats_disconnects_total;
+  prometheus::Family<prometheus::Counter>& nats_reconnects_total;
+  // Async errors reported by nats.c (slow consumer, permissions). labels: connection, error
+  prometheus::Family<prometheus::Counter>& nats_errors_total;
+
+  // --- upstream clusters (labels: cluster) ---------------------------------------------------------
+  prometheus::Family<prometheus::Gauge>& upstream_cx_active;      // open connections
+  prometheus::Family<prometheus::Gauge>& upstream_cx_busy;        // connections with a request on them
+  prometheus::Family<prometheus::Counter>& upstream_cx_total;     // connections opened
+  prometheus::Family<prometheus::Gauge>& upstream_rq_pending;     // waiting for a connection
+  // labels: cluster, outcome (2xx|3xx|4xx|5xx|connect_failure|timeout|reset|overflow|...)
+  prometheus::Family<prometheus::Counter>& upstream_rq_total;
+  // labels: cluster
+  prometheus::Family<prometheus::Histogram>& upstream_rq_duration_seconds;
+  prometheus::Family<prometheus::Gauge>& upstream_healthy;        // 1 healthy, 0 not
+  // labels: cluster, result (success|failure)
+  prometheus::Family<prometheus::Counter>& health_checks_total;
+
+  // --- server ------------------------------------------------------------------------------------
+  // Constant 1. labels: version, git_sha
+  prometheus::Family<prometheus::Gauge>& build_info;
+  // 1 for the current state, 0 for the others. labels: state (initializing|live|draining)
+  prometheus::Family<prometheus::Gauge>& server_state;
+};
+
+}  // namespace sidecar::stats

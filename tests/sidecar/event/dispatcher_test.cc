@@ -1,0 +1,58 @@
+#include "sidecar/event/dispatcher.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace sidecar::event {
+namespace {
+
+TEST(DispatcherTest, PostFromOtherThreadsRunsEveryItemOnTheLoopThreadInOrder) {
+  auto dispatcher = *Dispatcher::Create("test");
+  std::vector<int> seen;
+  std::thread::id loop_thread;
+  constexpr int kItems = 1000;
+  std::thread producer([&] {
+    for (int i = 0; i < kItems; ++i) {
+      dispatcher->Post([&, i] {
+        EXPECT_TRUE(dispatcher->IsThreadSafe());
+        seen.push_back(i);
+        if (i == kItems - 1) dispatcher->Exit();
+      });
+    }
+  });
+  dispatcher->Run();
+  producer.join();
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kItems));
+  for (int i = 0; i < kItems; ++i) EXPECT_EQ(seen[i], i);
+}
+
+TEST(DispatcherTest, ExitBeforeRunIsNotLost) {
+  auto dispatcher = *Dispatcher::Create("test");
+  dispatcher->Exit();
+  dispatcher->Run();  // returns instead of hanging
+  SUCCEED();
+}
+
+TEST(DispatcherTest, TimerFiresOnceAndCanBeDisabled) {
+  auto dispatcher = *Dispatcher::Create("test");
+  int fired = 0, disabled_fired = 0;
+  TimerPtr disabled = dispatcher->CreateTimer([&] { ++disabled_fired; });
+  disabled->Enable(std::chrono::milliseconds(1));
+  disabled->Disable();
+  EXPECT_FALSE(disabled->Enabled());
+  TimerPtr timer = dispatcher->CreateTimer([&] {
+    ++fired;
+    dispatcher->Exit();
+  });
+  timer->Enable(std::chrono::milliseconds(5));
+  EXPECT_TRUE(timer->Enabled());
+  dispatcher->Run();
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(disabled_fired, 0);
+}
+
+}  // namespace
+}  // namespace sidecar::event
