@@ -1,0 +1,953 @@
+#include "sidecar/config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "sidecar/common/status_macros.h"
+
+namespace sidecar::config {
+namespace {
+
+constexpr char kRedacted[] = "<redacted>";
+constexpr int64_t kNoMax = std::numeric_limits<int64_t>::max();
+
+// ------------------------------------------------------------------------------------------------
+// Environment expansion.
+
+bool IsVarNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+bool IsVarNameChar(char c) { return IsVarNameStart(c) || (c >= '0' && c <= '9'); }
+
+bool IsVarName(absl::string_view name) {
+  if (name.empty() || !IsVarNameStart(name[0])) return false;
+  return std::all_of(name.begin(), name.end(), IsVarNameChar);
+}
+
+// Appends the expansion of `text` to `out`. Recursive only through defaults, which are shorter than
+// the text containing them, so depth is bounded by the scalar's length.
+absl::Status ExpandInto(absl::string_view text, const EnvLookup& env, std::string* out) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    if (c != '$' || (next != '$' && next != '{')) {
+      out->push_back(c);
+      ++i;
+      continue;
+    }
+    if (next == '$') {
+      out->push_back('$');
+      i += 2;
+      continue;
+    }
+    // "${": find the matching '}', skipping "$$" and counting nested "${".
+    size_t j = i + 2;
+    int depth = 1;
+    while (j < text.size()) {
+      if (text[j] == '$' && j + 1 < text.size() && (text[j + 1] == '$' || text[j + 1] == '{')) {
+        if (text[j + 1] == '{') ++depth;
+        j += 2;
+        continue;
+      }
+      if (text[j] == '}' && --depth == 0) break;
+      ++j;
+    }
+    if (j >= text.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unterminated reference '", text.substr(i), "': missing '}'"));
+    }
+    const absl::string_view reference = text.substr(i, j + 1 - i);
+    absl::string_view body = text.substr(i + 2, j - i - 2);
+    if (!absl::ConsumePrefix(&body, "env:")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unsupported reference '", reference, "': expected ${env:NAME} ($$ is a literal $)"));
+    }
+    absl::string_view name = body;
+    std::optional<absl::string_view> fallback;
+    if (const size_t sep = body.find(":-"); sep != absl::string_view::npos) {
+      name = body.substr(0, sep);
+      fallback = body.substr(sep + 2);
+    }
+    if (!IsVarName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid environment variable name '", name, "' in '", reference, "'"));
+    }
+    const std::optional<std::string> value = env(std::string(name));
+    if (value.has_value() && !(fallback.has_value() && value->empty())) {
+      out->append(*value);  // verbatim: values are never re-scanned
+    } else if (fallback.has_value()) {
+      RETURN_IF_ERROR(ExpandInto(*fallback, env, out));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("undefined environment variable '", name, "'"));
+    }
+    i = j + 1;
+  }
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Small syntax checks.
+
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// [a-z][a-z0-9<extra>]*
+bool MatchesName(absl::string_view s, absl::string_view extra) {
+  if (s.empty() || !IsLower(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [extra](char c) {
+    return IsLower(c) || IsDigit(c) || extra.find(c) != absl::string_view::npos;
+  });
+}
+bool IsServiceName(absl::string_view s) { return MatchesName(s, "-"); }
+bool IsActionName(absl::string_view s) { return MatchesName(s, "_"); }
+bool IsResourceName(absl::string_view s) { return MatchesName(s, "-_"); }
+
+bool HasSpace(absl::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  });
+}
+
+// A NATS subject: non-empty '.'-separated tokens without whitespace; '*' and '>' only as whole
+// tokens, '>' only last.
+bool IsSubject(absl::string_view s, bool allow_wildcards) {
+  if (s.empty() || HasSpace(s)) return false;
+  const std::vector<absl::string_view> tokens = absl::StrSplit(s, '.');
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const absl::string_view t = tokens[i];
+    if (t.empty()) return false;
+    const bool wildcard = t == "*" || (t == ">" && i + 1 == tokens.size());
+    if (wildcard && allow_wildcards) continue;
+    if (t.find_first_of("*>") != absl::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool IsHostNameChar(char c) {
+  return IsLower(c) || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '.' || c == '-' || c == '_';
+}
+bool IsIpv6Char(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.' ||
+         c == '%' || IsHostNameChar(c);  // '%' and a name for a zone id (fe80::1%eth0)
+}
+
+bool ParseInt64(absl::string_view text, int64_t* out) {
+  if (text.empty()) return false;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return ec == std::errc() && ptr == end;
+}
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// ------------------------------------------------------------------------------------------------
+// The loader: walks the YAML tree once, fills a Config and collects every error with its path.
+
+std::string Child(const std::string& path, absl::string_view key) {
+  return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
+}
+std::string Item(const std::string& path, size_t index) {
+  return absl::StrCat(path, "[", index, "]");
+}
+
+class Loader;
+
+// One YAML mapping whose keys were checked against the schema: unknown and duplicate keys are
+// reported on construction. An empty `known` accepts any key (maps keyed by user names, like
+// actions). A null value (`key:` or `key: ~`) reads as absent.
+class MapView {
+ public:
+  MapView(Loader& loader, const YAML::Node& node, std::string path,
+          std::initializer_list<absl::string_view> known);
+
+  bool ok() const { return ok_; }
+  const std::string& path() const { return path_; }
+  std::string PathOf(absl::string_view key) const { return Child(path_, key); }
+  // nullptr when absent or null.
+  const YAML::Node* Get(absl::string_view key) const {
+    for (const auto& [k, v] : entries_) {
+      if (k == key) return v.IsNull() ? nullptr : &v;
+    }
+    return nullptr;
+  }
+  const std::vector<std::pair<std::string, YAML::Node>>& entries() const { return entries_; }
+
+ private:
+  bool ok_ = false;
+  std::string path_;
+  std::vector<std::pair<std::string, YAML::Node>> entries_;
+};
+
+// Inclusive integer bounds and how to say them.
+struct Range {
+  int64_t min;
+  int64_t max = kNoMax;
+};
+constexpr Range kPositive{1};
+
+class Loader {
+ public:
+  explicit Loader(const EnvLookup& env) : env_(env) {}
+
+  void Error(const std::string& path, absl::string_view message) {
+    errors_.push_back(absl::StrCat(path.empty() ? "document" : path, ": ", message));
+  }
+  const std::vector<std::string>& errors() const { return errors_; }
+
+  Config Load(const YAML::Node& root) {
+    Config config;
+    if (!root.IsDefined() || root.IsNull()) {
+      Error("nats", "required");
+      return config;
+    }
+    MapView top(*this, root, "",
+                {"server", "admin", "nats", "services", "clusters", "listeners", "routes"});
+    if (!top.ok()) return config;
+    if (const YAML::Node* n = top.Get("server")) {
+      ReadServer(*n, top.PathOf("server"), &config.server);
+    }
+    if (const YAML::Node* n = top.Get("admin")) {
+      ReadAdmin(*n, top.PathOf("admin"), &config.admin);
+    }
+    if (const YAML::Node* n = top.Get("nats")) {
+      ReadNats(*n, top.PathOf("nats"), &config.nats);
+    } else {
+      Error("nats", "required");
+    }
+    ReadList(top, "services", &config.services, &Loader::ReadService);
+    ReadList(top, "clusters", &config.clusters, &Loader::ReadCluster);
+    ReadList(top, "listeners", &config.listeners, &Loader::ReadListener);
+    ReadList(top, "routes", &config.routes, &Loader::ReadRoute);
+    CheckReferences(config);
+    return config;
+  }
+
+  // --- Scalars. Each returns whether `out` was set; a problem is recorded, never thrown.
+
+  std::optional<std::string> Scalar(const YAML::Node& node, const std::string& path,
+                                    absl::string_view expected) {
+    if (!node.IsScalar()) {
+      Error(path, absl::StrCat("expected ", expected));
+      return std::nullopt;
+    }
+    absl::StatusOr<std::string> expanded = ExpandEnv(node.Scalar(), env_);
+    if (!expanded.ok()) {
+      Error(path, expanded.status().message());
+      return std::nullopt;
+    }
+    return *std::move(expanded);
+  }
+
+  bool String(const MapView& map, absl::string_view key, std::string* out, bool required = false) {
+    const YAML::Node* node = map.Get(key);
+    if (node == nullptr) {
+      if (required) Error(map.PathOf(key), "required");
+      return false;
+    }
+    std::optional<std::string> value = Scalar(*node, map.PathOf(key), "string");
+    if (!value.has_value()) return false;
+    if (required && value->empty()) {
+      Error(map.PathOf(key), "required");
+      return false;
+    }
+    *out = *std::move(value);
+    return true;
+  }
+
+  bool Int(const MapView& map, absl::string_view key, Range range, int64_t* out) {
+    const YAML::Node* node = map.Get(key);
+    if (node == nullptr) return false;
+    const std::string path = map.PathOf(key);
+    std::optional<std::string> text = Scalar(*node, path, "integer");
+    if (!text.has_value()) return false;
+    int64_t value = 0;
+    if (!ParseInt64(*text, &value)) {
+      Error(path, absl::StrCat("expected integer, got '", *text, "'"));
+      return false;
+    }
+    if (value < range.min || value > range.max) {
+      if (range.max != kNoMax) {
+        Error(path, absl::StrCat("must be ", range.min, "-", range.max));
+      } else if (range.min == 1) {
+        Error(path, "must be > 0");
+      } else {
+        Error(path, absl::StrCat("must be >= ", range.min));
+      }
+      return false;
+    }
+    *out = value;
+    return true;
+  }
+
+  // No config.h field is a boolean yet; kept so the first one is a one-line read with the same
+  // rules (only true/false: YAML 1.1's yes/no/on/off are a classic source of surprises).
+  bool Bool(const MapView& map, absl::string_view key, bool* out) {
+    const YAML::Node* node = map.Get(key);
+    if (node == nullptr) return false;
+    std::optional<std::string> text = Scalar(*node, map.PathOf(key), "boolean");
+    if (!text.has_value()) return false;
+    if (*text != "true" && *text != "false") {
+      Error(map.PathOf(key), absl::StrCat("expected boolean (true|false), got '", *text, "'"));
+      return false;
+    }
+    *out = *text == "true";
+    return true;
+  }
+
+  bool Address(const MapView& map, absl::string_view key, bool required, bool allow_port_zero,
+               HostPort* out) {
+    std::string text;
+    if (!String(map, key, &text, required)) return false;
+    absl::StatusOr<HostPort> parsed = ParseHostPort(text);
+    if (!parsed.ok()) {
+      Error(map.PathOf(key), parsed.status().message());
+      return false;
+    }
+    if (parsed->port == 0 && !allow_port_zero) {
+      Error(map.PathOf(key), "port must be 1-65535");
+      return false;
+    }
+    *out = *std::move(parsed);
+    return true;
+  }
+
+  // --- Sections.
+
+  void ReadServer(const YAML::Node& node, const std::string& path, ServerConfig* out) {
+    MapView map(*this, node, path, {"drain_timeout_ms", "log_level"});
+    if (!map.ok()) return;
+    Int(map, "drain_timeout_ms", kPositive, &out->drain_timeout_ms);
+    std::string level;
+    if (String(map, "log_level", &level)) {
+      if (level == "debug" || level == "info" || level == "warn" || level == "error") {
+        out->log_level = level;
+      } else {
+        Error(map.PathOf("log_level"),
+              absl::StrCat("must be one of debug|info|warn|error, got '", level, "'"));
+      }
+    }
+  }
+
+  void ReadAdmin(const YAML::Node& node, const std::string& path, AdminConfig* out) {
+    MapView map(*this, node, path, {"address"});
+    if (!map.ok()) return;
+    Address(map, "address", /*required=*/false, /*allow_port_zero=*/true, &out->address);
+  }
+
+  void ReadNats(const YAML::Node& node, const std::string& path, NatsConfig* out) {
+    MapView map(
+        *this, node, path,
+        {"servers", "name", "connect_timeout_ms", "reconnect_wait_ms", "max_reconnect_attempts",
+         "ping_interval_ms", "max_pings_out", "inbox_prefix", "user", "password", "token"});
+    if (!map.ok()) return;
+    ReadServers(map, &out->servers);
+    if (String(map, "name", &out->name) && out->name.empty()) {
+      Error(map.PathOf("name"), "must not be empty");
+    }
+    Int(map, "connect_timeout_ms", kPositive, &out->connect_timeout_ms);
+    Int(map, "reconnect_wait_ms", kPositive, &out->reconnect_wait_ms);
+    Int(map, "max_reconnect_attempts", Range{-1}, &out->max_reconnect_attempts);
+    Int(map, "ping_interval_ms", kPositive, &out->ping_interval_ms);
+    Int(map, "max_pings_out", kPositive, &out->max_pings_out);
+    if (String(map, "inbox_prefix", &out->inbox_prefix) && !out->inbox_prefix.empty() &&
+        !IsSubject(out->inbox_prefix, /*allow_wildcards=*/false)) {
+      Error(map.PathOf("inbox_prefix"), "expected a NATS subject without wildcards");
+    }
+    String(map, "user", &out->user);
+    String(map, "password", &out->password);
+    String(map, "token", &out->token);
+    // Empty credentials are how an optional ${env:NATS_PASSWORD:-} says "none", so only non-empty
+    // combinations that nats.c cannot honour are errors.
+    if (!out->password.empty() && out->user.empty()) {
+      Error(map.PathOf("password"), "requires user");
+    }
+    if (!out->token.empty() && !out->user.empty()) {
+      Error(map.PathOf("token"), "cannot be combined with user/password");
+    }
+  }
+
+  // A list of URLs or a single string; each entry may itself be comma-separated (the NATS_URL
+  // convention), so `servers: ${env:NATS_URL}` works for a cluster URL list.
+  void ReadServers(const MapView& map, std::vector<std::string>* out) {
+    const std::string path = map.PathOf("servers");
+    const YAML::Node* node = map.Get("servers");
+    if (node == nullptr) {
+      Error(path, "required");
+      return;
+    }
+    std::vector<std::pair<std::string, YAML::Node>> items;
+    if (node->IsScalar()) {
+      items.emplace_back(path, *node);
+    } else if (node->IsSequence()) {
+      for (size_t i = 0; i < node->size(); ++i) items.emplace_back(Item(path, i), (*node)[i]);
+    } else {
+      Error(path, "expected list of nats:// URLs");
+      return;
+    }
+    bool any = false;
+    for (const auto& [item_path, item] : items) {
+      std::optional<std::string> text = Scalar(item, item_path, "string");
+      if (!text.has_value()) {
+        any = true;  // reported; do not add "must not be empty" on top
+        continue;
+      }
+      for (absl::string_view url : absl::StrSplit(*text, ',', absl::SkipWhitespace())) {
+        url = absl::StripAsciiWhitespace(url);
+        any = true;
+        const bool scheme_ok = absl::StartsWith(url, "nats://") || absl::StartsWith(url, "tls://");
+        if (!scheme_ok || url.size() == url.find("://") + 3) {
+          Error(item_path,
+                absl::StrCat("expected nats://host:port or tls://host:port, got '", url, "'"));
+          continue;
+        }
+        out->emplace_back(url);
+      }
+    }
+    if (!any) Error(path, "must not be empty");
+  }
+
+  void ReadService(const YAML::Node& node, const std::string& path, ServiceConfig* out) {
+    MapView map(*this, node, path, {"name", "actions"});
+    if (!map.ok()) return;
+    if (String(map, "name", &out->name, /*required=*/true) && !IsServiceName(out->name)) {
+      Error(map.PathOf("name"), absl::StrCat("expected [a-z][a-z0-9-]*, got '", out->name, "'"));
+    }
+    const YAML::Node* actions = map.Get("actions");
+    if (actions == nullptr) return;
+    MapView action_map(*this, *actions, map.PathOf("actions"), {});  // any key: checked below
+    for (const auto& [action, value] : action_map.entries()) {
+      const std::string action_path = action_map.PathOf(action);
+      if (!IsActionName(action)) {
+        Error(action_path, "action name: expected [a-z][a-z0-9_]*");
+      }
+      std::optional<std::string> text = Scalar(value, action_path, "\"METHOD /path\"");
+      if (!text.has_value()) continue;
+      ActionRouteConfig route;
+      route.action = action;
+      const std::vector<absl::string_view> parts =
+          absl::StrSplit(*text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+      if (parts.size() != 2) {
+        Error(action_path, absl::StrCat("expected \"METHOD /path\", got '", *text, "'"));
+        continue;
+      }
+      route.method = std::string(parts[0]);
+      route.path_template = std::string(parts[1]);
+      static constexpr absl::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+      if (std::find(std::begin(kMethods), std::end(kMethods), parts[0]) == std::end(kMethods)) {
+        Error(action_path, absl::StrCat("method must be one of GET|POST|PUT|PATCH|DELETE, got '",
+                                        parts[0], "'"));
+        continue;
+      }
+      if (route.path_template[0] != '/') {
+        Error(action_path, absl::StrCat("path must start with '/', got '", parts[1], "'"));
+        continue;
+      }
+      out->actions.push_back(std::move(route));
+    }
+    std::sort(
+        out->actions.begin(), out->actions.end(),
+        [](const ActionRouteConfig& a, const ActionRouteConfig& b) { return a.action < b.action; });
+  }
+
+  // Exactly one kind key. The kinds are a table so adding one (nats, native) is one entry here.
+  template <typename Kinds>
+  void CheckOneKind(const MapView& map, const Kinds& kinds) {
+    std::vector<std::string> present;
+    std::string names;
+    for (absl::string_view kind : kinds) {
+      if (map.Get(kind) != nullptr) present.emplace_back(kind);
+      absl::StrAppend(&names, names.empty() ? "" : "|", kind);
+    }
+    if (present.empty()) {
+      Error(map.path(), absl::StrCat("exactly one of ", names, " required"));
+    } else if (present.size() > 1) {
+      Error(map.path(), absl::StrCat("exactly one of ", names, " allowed, got ",
+                                     absl::StrJoin(present, " and ")));
+    }
+  }
+
+  void ReadCluster(const YAML::Node& node, const std::string& path, ClusterConfig* out) {
+    static constexpr absl::string_view kKinds[] = {"legacy_http"};
+    MapView map(*this, node, path, {"name", "legacy_http"});
+    if (!map.ok()) return;
+    if (String(map, "name", &out->name, /*required=*/true) && !IsResourceName(out->name)) {
+      Error(map.PathOf("name"), absl::StrCat("expected [a-z][a-z0-9_-]*, got '", out->name, "'"));
+    }
+    CheckOneKind(map, kKinds);
+    if (const YAML::Node* n = map.Get("legacy_http")) {
+      ReadLegacyHttp(*n, map.PathOf("legacy_http"), &out->legacy_http.emplace());
+    }
+  }
+
+  void ReadLegacyHttp(const YAML::Node& node, const std::string& path,
+                      LegacyHttpClusterConfig* out) {
+    MapView map(*this, node, path,
+                {"address", "connect_timeout_ms", "request_timeout_ms", "max_connections",
+                 "max_pending_requests", "max_response_headers_bytes", "max_response_body_bytes",
+                 "health_check"});
+    if (!map.ok()) return;
+    Address(map, "address", /*required=*/true, /*allow_port_zero=*/false, &out->address);
+    Int(map, "connect_timeout_ms", kPositive, &out->connect_timeout_ms);
+    Int(map, "request_timeout_ms", kPositive, &out->request_timeout_ms);
+    Int(map, "max_connections", kPositive, &out->max_connections);
+    Int(map, "max_pending_requests", kPositive, &out->max_pending_requests);
+    Int(map, "max_response_headers_bytes", kPositive, &out->max_response_headers_bytes);
+    Int(map, "max_response_body_bytes", kPositive, &out->max_response_body_bytes);
+    if (const YAML::Node* n = map.Get("health_check")) {
+      ReadHealthCheck(*n, map.PathOf("health_check"), &out->health_check.emplace());
+    }
+  }
+
+  void ReadHealthCheck(const YAML::Node& node, const std::string& path, HealthCheckConfig* out) {
+    MapView map(*this, node, path,
+                {"path", "interval_ms", "timeout_ms", "healthy_threshold", "unhealthy_threshold"});
+    if (!map.ok()) return;
+    if (String(map, "path", &out->path, /*required=*/true) &&
+        (out->path[0] != '/' || HasSpace(out->path))) {
+      Error(map.PathOf("path"),
+            absl::StrCat("expected a path starting with '/', got '", out->path, "'"));
+    }
+    Int(map, "interval_ms", kPositive, &out->interval_ms);
+    Int(map, "timeout_ms", kPositive, &out->timeout_ms);
+    Int(map, "healthy_threshold", kPositive, &out->healthy_threshold);
+    Int(map, "unhealthy_threshold", kPositive, &out->unhealthy_threshold);
+  }
+
+  void ReadListener(const YAML::Node& node, const std::string& path, ListenerConfig* out) {
+    static constexpr absl::string_view kKinds[] = {"nats"};
+    MapView map(*this, node, path, {"name", "nats"});
+    if (!map.ok()) return;
+    if (String(map, "name", &out->name, /*required=*/true) && !IsResourceName(out->name)) {
+      Error(map.PathOf("name"), absl::StrCat("expected [a-z][a-z0-9_-]*, got '", out->name, "'"));
+    }
+    CheckOneKind(map, kKinds);
+    if (const YAML::Node* n = map.Get("nats")) {
+      ReadNatsListener(*n, map.PathOf("nats"), &out->nats.emplace());
+    }
+  }
+
+  void ReadNatsListener(const YAML::Node& node, const std::string& path, NatsListenerConfig* out) {
+    MapView map(*this, node, path,
+                {"service", "subject", "queue", "max_payload_bytes", "max_in_flight"});
+    if (!map.ok()) return;
+    const bool has_service = String(map, "service", &out->service, /*required=*/true);
+    if (has_service && !IsServiceName(out->service)) {
+      Error(map.PathOf("service"),
+            absl::StrCat("expected [a-z][a-z0-9-]*, got '", out->service, "'"));
+    }
+    if (String(map, "subject", &out->subject) && !out->subject.empty() &&
+        !IsSubject(out->subject, /*allow_wildcards=*/true)) {
+      Error(map.PathOf("subject"),
+            absl::StrCat("expected a NATS subject, got '", out->subject, "'"));
+    }
+    if (String(map, "queue", &out->queue) && HasSpace(out->queue)) {
+      Error(map.PathOf("queue"),
+            absl::StrCat("must not contain whitespace, got '", out->queue, "'"));
+    }
+    if (has_service) {
+      if (out->subject.empty()) out->subject = absl::StrCat("svc.", out->service, ".v1.>");
+      if (out->queue.empty()) out->queue = absl::StrCat("svc-", out->service, "-workers");
+    }
+    Int(map, "max_payload_bytes", kPositive, &out->max_payload_bytes);
+    Int(map, "max_in_flight", kPositive, &out->max_in_flight);
+  }
+
+  void ReadRoute(const YAML::Node& node, const std::string& path, RouteConfig* out) {
+    MapView map(*this, node, path, {"service", "action", "cluster"});
+    if (!map.ok()) return;
+    if (String(map, "service", &out->service, /*required=*/true) && !IsServiceName(out->service)) {
+      Error(map.PathOf("service"),
+            absl::StrCat("expected [a-z][a-z0-9-]*, got '", out->service, "'"));
+    }
+    if (String(map, "action", &out->action) && !out->action.empty() && !IsActionName(out->action)) {
+      Error(
+          map.PathOf("action"),
+          absl::StrCat("expected [a-z][a-z0-9_]* or \"\" (every action), got '", out->action, "'"));
+    }
+    String(map, "cluster", &out->cluster, /*required=*/true);
+  }
+
+  // Elements are appended even when broken, so index i in the Config is always path [i] in the
+  // document; the Config is discarded whenever there is any error.
+  template <typename T>
+  void ReadList(const MapView& top, absl::string_view key, std::vector<T>* out,
+                void (Loader::*read)(const YAML::Node&, const std::string&, T*)) {
+    const YAML::Node* node = top.Get(key);
+    if (node == nullptr) return;
+    const std::string path = top.PathOf(key);
+    if (!node->IsSequence()) {
+      Error(path, "expected list");
+      return;
+    }
+    for (size_t i = 0; i < node->size(); ++i) {
+      (this->*read)((*node)[i], Item(path, i), &out->emplace_back());
+    }
+  }
+
+  // --- Cross references. Empty names were already reported as required, so they are skipped here
+  // rather than reported twice.
+
+  template <typename T, typename NameOf>
+  std::map<std::string, size_t> CheckUnique(const std::vector<T>& items, absl::string_view list,
+                                            absl::string_view what, NameOf name_of) {
+    std::map<std::string, size_t> first;
+    for (size_t i = 0; i < items.size(); ++i) {
+      const std::string& name = name_of(items[i]);
+      if (name.empty()) continue;
+      auto [it, inserted] = first.emplace(name, i);
+      if (!inserted) {
+        Error(Child(Item(std::string(list), i), "name"),
+              absl::StrCat("duplicate ", what, " name '", name, "' (first at ", list, "[",
+                           it->second, "])"));
+      }
+    }
+    return first;
+  }
+
+  void CheckReferences(const Config& config) {
+    CheckUnique(config.services, "services", "service",
+                [](const ServiceConfig& s) -> const std::string& { return s.name; });
+    const std::map<std::string, size_t> clusters =
+        CheckUnique(config.clusters, "clusters", "cluster",
+                    [](const ClusterConfig& c) -> const std::string& { return c.name; });
+    CheckUnique(config.listeners, "listeners", "listener",
+                [](const ListenerConfig& l) -> const std::string& { return l.name; });
+
+    std::map<std::pair<std::string, std::string>, size_t> routes;
+    std::set<std::string> routed_services;
+    for (size_t i = 0; i < config.routes.size(); ++i) {
+      const RouteConfig& route = config.routes[i];
+      const std::string path = Item("routes", i);
+      if (!route.cluster.empty() && clusters.count(route.cluster) == 0) {
+        Error(Child(path, "cluster"), absl::StrCat("undefined cluster '", route.cluster, "'"));
+      }
+      if (route.service.empty()) continue;
+      routed_services.insert(route.service);
+      auto [it, inserted] = routes.emplace(std::make_pair(route.service, route.action), i);
+      if (!inserted) {
+        Error(path, absl::StrCat("duplicate route for service '", route.service, "' action '",
+                                 route.action, "' (first at routes[", it->second, "])"));
+      }
+    }
+    for (size_t i = 0; i < config.listeners.size(); ++i) {
+      const std::optional<NatsListenerConfig>& nats = config.listeners[i].nats;
+      if (!nats.has_value() || !IsServiceName(nats->service)) continue;  // already reported
+      if (routed_services.count(nats->service) == 0) {
+        Error(Child(Item("listeners", i), "nats.service"),
+              absl::StrCat("no route for service '", nats->service, "'"));
+      }
+    }
+  }
+
+ private:
+  const EnvLookup& env_;
+  std::vector<std::string> errors_;
+};
+
+MapView::MapView(Loader& loader, const YAML::Node& node, std::string path,
+                 std::initializer_list<absl::string_view> known)
+    : path_(std::move(path)) {
+  if (!node.IsMap()) {
+    loader.Error(path_, "expected map");
+    return;
+  }
+  ok_ = true;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar()) {
+      loader.Error(path_, "keys must be strings");
+      continue;
+    }
+    const std::string key = it->first.Scalar();
+    const std::string key_path = Child(path_, key);
+    const bool duplicate = std::any_of(entries_.begin(), entries_.end(),
+                                       [&key](const auto& entry) { return entry.first == key; });
+    if (duplicate) {
+      loader.Error(key_path, "duplicate key");
+      continue;
+    }
+    if (known.size() != 0 && std::find(known.begin(), known.end(), key) == known.end()) {
+      // A near miss is almost always a typo; name the key that was meant.
+      std::string message = "unknown key";
+      for (absl::string_view candidate : known) {
+        if (EditDistance(key, candidate) <= 2) {
+          absl::StrAppend(&message, " (did you mean '", candidate, "'?)");
+          break;
+        }
+      }
+      loader.Error(key_path, message);
+      continue;
+    }
+    entries_.emplace_back(key, it->second);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Redaction for ToJson.
+
+bool IsSecretName(absl::string_view key) {
+  std::string lower(key);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static constexpr absl::string_view kMarkers[] = {"password",   "passwd",      "secret", "token",
+                                                   "credential", "private_key", "api_key"};
+  return std::any_of(std::begin(kMarkers), std::end(kMarkers), [&lower](absl::string_view marker) {
+    return lower.find(std::string(marker)) != std::string::npos;
+  });
+}
+
+void RedactSecrets(nlohmann::json& node) {
+  if (node.is_array()) {
+    for (nlohmann::json& item : node) RedactSecrets(item);
+    return;
+  }
+  if (!node.is_object()) return;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (IsSecretName(it.key()) && !it.value().is_object() && !it.value().is_array()) {
+      const bool empty = it.value().is_null() || (it.value().is_string() &&
+                                                  it.value().get_ref<const std::string&>().empty());
+      if (!empty) it.value() = kRedacted;
+      continue;
+    }
+    RedactSecrets(it.value());
+  }
+}
+
+// nats://user:pass@host -> nats://user:<redacted>@host; nats://token@host ->
+// nats://<redacted>@host.
+std::string RedactUrl(const std::string& url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  const size_t authority = scheme_end + 3;
+  const size_t authority_end = url.find('/', authority);
+  const size_t at = url.rfind('@', authority_end == std::string::npos ? url.size() : authority_end);
+  if (at == std::string::npos || at < authority) return url;
+  const std::string userinfo = url.substr(authority, at - authority);
+  const size_t colon = userinfo.find(':');
+  const std::string kept = colon == std::string::npos ? "" : userinfo.substr(0, colon + 1);
+  return absl::StrCat(url.substr(0, authority), kept, kRedacted, url.substr(at));
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+absl::StatusOr<std::string> ExpandEnv(const std::string& text, const EnvLookup& env) {
+  std::string out;
+  out.reserve(text.size());
+  RETURN_IF_ERROR(ExpandInto(text, env, &out));
+  return out;
+}
+
+absl::StatusOr<HostPort> ParseHostPort(const std::string& text) {
+  const auto fail = [&text](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected host:port, got '", text, "'", why.empty() ? "" : ": ", why));
+  };
+  HostPort result;
+  absl::string_view port;
+  if (!text.empty() && text[0] == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string::npos) return fail("missing ']'");
+    result.host = text.substr(1, close - 1);
+    if (result.host.find(':') == std::string::npos ||
+        !std::all_of(result.host.begin(), result.host.end(), IsIpv6Char)) {
+      return fail("invalid IPv6 address");
+    }
+    if (close + 1 >= text.size() || text[close + 1] != ':') return fail("missing port");
+    port = absl::string_view(text).substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return fail("missing port");
+    result.host = text.substr(0, colon);
+    if (result.host.find(':') != std::string::npos) return fail("IPv6 addresses need [brackets]");
+    if (result.host.empty() ||
+        !std::all_of(result.host.begin(), result.host.end(), IsHostNameChar)) {
+      return fail("invalid host");
+    }
+    port = absl::string_view(text).substr(colon + 1);
+  }
+  int64_t value = 0;
+  if (port.empty() || !std::all_of(port.begin(), port.end(), IsDigit) || port.size() > 5 ||
+      !ParseInt64(port, &value) || value > 65535) {
+    return fail("port must be 0-65535");
+  }
+  result.port = static_cast<uint16_t>(value);
+  return result;
+}
+
+absl::StatusOr<Config> LoadFromString(const std::string& yaml, const EnvLookup& env) {
+  Loader loader(env);
+  Config config;
+  // yaml-cpp reports malformed input, and in rare paths misuse, by throwing; nothing past this
+  // function sees an exception.
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+    if (documents.size() > 1) {
+      loader.Error("document",
+                   "expected a single YAML document, got " + std::to_string(documents.size()));
+    } else {
+      config = loader.Load(documents.empty() ? YAML::Node() : documents[0]);
+    }
+  } catch (const YAML::Exception& e) {
+    if (e.mark.is_null()) return absl::InvalidArgumentError(absl::StrCat("yaml: ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat("yaml: line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("yaml: ", e.what()));
+  }
+  if (!loader.errors().empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(loader.errors(), "\n"));
+  }
+  return config;
+}
+
+absl::StatusOr<Config> LoadFromFile(const std::string& path, const EnvLookup& env) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read config file '", path, "': is a directory"));
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    const int error = errno;
+    const std::string message =
+        absl::StrCat("cannot open config file '", path, "': ", std::strerror(error));
+    return error == ENOENT ? absl::NotFoundError(message) : absl::InvalidArgumentError(message);
+  }
+  std::ostringstream content;
+  content << file.rdbuf();
+  if (file.bad()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read config file '", path, "'"));
+  }
+  absl::StatusOr<Config> config = LoadFromString(content.str(), env);
+  if (!config.ok()) {
+    std::vector<std::string> lines = absl::StrSplit(config.status().message(), '\n');
+    for (std::string& line : lines) line = absl::StrCat(path, ": ", line);
+    return absl::Status(config.status().code(), absl::StrJoin(lines, "\n"));
+  }
+  return config;
+}
+
+nlohmann::json ToJson(const Config& config) {
+  using nlohmann::json;
+  json out;
+  out["server"] = {{"drain_timeout_ms", config.server.drain_timeout_ms},
+                   {"log_level", config.server.log_level}};
+  out["admin"] = {{"address", config.admin.address.ToString()}};
+
+  const NatsConfig& nats = config.nats;
+  json servers = json::array();
+  for (const std::string& url : nats.servers) servers.push_back(RedactUrl(url));
+  out["nats"] = {{"servers", std::move(servers)},
+                 {"name", nats.name},
+                 {"connect_timeout_ms", nats.connect_timeout_ms},
+                 {"reconnect_wait_ms", nats.reconnect_wait_ms},
+                 {"max_reconnect_attempts", nats.max_reconnect_attempts},
+                 {"ping_interval_ms", nats.ping_interval_ms},
+                 {"max_pings_out", nats.max_pings_out},
+                 {"inbox_prefix", nats.inbox_prefix},
+                 {"user", nats.user},
+                 {"password", nats.password},
+                 {"token", nats.token}};
+
+  json services = json::array();
+  for (const ServiceConfig& service : config.services) {
+    json actions = json::object();
+    for (const ActionRouteConfig& action : service.actions) {
+      actions[action.action] = absl::StrCat(action.method, " ", action.path_template);
+    }
+    services.push_back({{"name", service.name}, {"actions", std::move(actions)}});
+  }
+  out["services"] = std::move(services);
+
+  json clusters = json::array();
+  for (const ClusterConfig& cluster : config.clusters) {
+    json entry = {{"name", cluster.name}};
+    if (cluster.legacy_http.has_value()) {
+      const LegacyHttpClusterConfig& http = *cluster.legacy_http;
+      json legacy = {{"address", http.address.ToString()},
+                     {"connect_timeout_ms", http.connect_timeout_ms},
+                     {"request_timeout_ms", http.request_timeout_ms},
+                     {"max_connections", http.max_connections},
+                     {"max_pending_requests", http.max_pending_requests},
+                     {"max_response_headers_bytes", http.max_response_headers_bytes},
+                     {"max_response_body_bytes", http.max_response_body_bytes}};
+      if (http.health_check.has_value()) {
+        const HealthCheckConfig& hc = *http.health_check;
+        legacy["health_check"] = {{"path", hc.path},
+                                  {"interval_ms", hc.interval_ms},
+                                  {"timeout_ms", hc.timeout_ms},
+                                  {"healthy_threshold", hc.healthy_threshold},
+                                  {"unhealthy_threshold", hc.unhealthy_threshold}};
+      }
+      entry["legacy_http"] = std::move(legacy);
+    }
+    clusters.push_back(std::move(entry));
+  }
+  out["clusters"] = std::move(clusters);
+
+  json listeners = json::array();
+  for (const ListenerConfig& listener : config.listeners) {
+    json entry = {{"name", listener.name}};
+    if (listener.nats.has_value()) {
+      entry["nats"] = {{"service", listener.nats->service},
+                       {"subject", listener.nats->subject},
+                       {"queue", listener.nats->queue},
+                       {"max_payload_bytes", listener.nats->max_payload_bytes},
+                       {"max_in_flight", listener.nats->max_in_flight}};
+    }
+    listeners.push_back(std::move(entry));
+  }
+  out["listeners"] = std::move(listeners);
+
+  json routes = json::array();
+  for (const RouteConfig& route : config.routes) {
+    routes.push_back(
+        {{"service", route.service}, {"action", route.action}, {"cluster", route.cluster}});
+  }
+  out["routes"] = std::move(routes);
+
+  RedactSecrets(out);
+  return out;
+}
+
+}  // namespace sidecar::config
