@@ -1,0 +1,242 @@
+#include "adapters/nats_http/nats_listener.h"
+
+#include <charconv>
+
+#include "adapters/common/errors.h"
+#include "sidecar/common/logging.h"
+
+namespace sidecar::adapters::nats_http {
+namespace {
+
+// SERVICES.md §0.3: X-Deadline-Ms defaults to 5000.
+constexpr int64_t kDefaultDeadlineMs = 5000;
+constexpr size_t kMaxActionLabels = 256;
+constexpr char kOtherAction[] = "_other";
+
+// Outcome label: "ok", or the §0.4 code in lower case (bounded: ten values).
+std::string OutcomeOf(const NatsReply& reply) {
+  for (const auto& [k, v] : reply.headers) {
+    if (k == http::headers::kServiceError) {
+      std::string out = v;
+      for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return out;
+    }
+  }
+  return "ok";
+}
+
+int64_t DeadlineMs(const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (const auto& [k, v] : headers) {
+    if (!http::HeaderMap::NameEquals(k, http::headers::kDeadlineMs)) continue;
+    int64_t ms = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+    if (ec == std::errc() && ptr == v.data() + v.size() && ms > 0) return ms;
+  }
+  return kDefaultDeadlineMs;
+}
+
+}  // namespace
+
+struct NatsListener::ActiveRequest {
+  std::string reply;  // "" = fire-and-forget
+  std::string service;
+  std::string action;
+  std::string trace_id;
+  http::Clock::time_point start;
+  std::unique_ptr<http::FilterManager> chain;
+};
+
+NatsListener::NatsListener(std::string name, const config::NatsListenerConfig& cfg,
+                           nats::Connection& connection, stats::Metrics& metrics,
+                           std::shared_ptr<const ActionRouteTable> actions,
+                           std::vector<http::FilterFactory> filters)
+    : name_(std::move(name)),
+      cfg_(cfg),
+      connection_(connection),
+      dispatcher_(connection.dispatcher()),
+      metrics_(metrics),
+      actions_(std::move(actions)),
+      filters_(std::move(filters)),
+      active_gauge_(&metrics.requests_active.Add({{"listener", name_}})),
+      fire_and_forget_(&metrics.fire_and_forget_total.Add({{"listener", name_}, {"service", cfg.service}})) {}
+
+absl::StatusOr<std::unique_ptr<NatsListener>> NatsListener::Create(
+    std::string name, const config::NatsListenerConfig& cfg, nats::Connection& connection,
+    stats::Metrics& metrics, std::shared_ptr<const ActionRouteTable> actions,
+    std::vector<http::FilterFactory> filters) {
+  if (filters.empty()) return absl::InvalidArgumentError("listener " + name + ": no terminal filter");
+  return std::unique_ptr<NatsListener>(new NatsListener(std::move(name), cfg, connection, metrics,
+                                                        std::move(actions), std::move(filters)));
+}
+
+NatsListener::~NatsListener() {
+  subscription_.reset();  // no new messages; posted ones find the handler gone
+  active_.clear();        // cancels in-flight upstream requests through the filters' OnDestroy
+}
+
+absl::Status NatsListener::Start() {
+  auto sub = connection_.QueueSubscribe(cfg_.subject, cfg_.queue,
+                                        [this](nats::Message m) { OnMessage(std::move(m)); });
+  if (!sub.ok()) return sub.status();
+  subscription_ = *std::move(sub);
+  log::Info("nats listener subscribed",
+            {{"listener", name_}, {"subject", cfg_.subject}, {"queue", cfg_.queue}});
+  return absl::OkStatus();
+}
+
+bool NatsListener::Ready(std::string* why) const {
+  if (draining_) {
+    *why = "draining";
+    return false;
+  }
+  if (subscription_ == nullptr) {
+    *why = "not subscribed";
+    return false;
+  }
+  return true;
+}
+
+void NatsListener::OnMessage(nats::Message message) {
+  const auto received = http::Clock::now();
+  const bool fire_and_forget = message.reply.empty();
+  if (fire_and_forget) fire_and_forget_->Increment();
+
+  std::string service = cfg_.service, action;
+  if (auto subject = ParseSubject(message.subject); subject.ok()) action = subject->action;
+
+  if (static_cast<int64_t>(message.data.size()) > cfg_.max_payload_bytes) {
+    Reject(message, service, action,
+           InvalidArgument("body", "too_long",
+                           "payload of " + std::to_string(message.data.size()) + " bytes exceeds " +
+                               std::to_string(cfg_.max_payload_bytes)),
+           "payload_too_large");
+    return;
+  }
+  if (static_cast<int64_t>(active_.size()) >= cfg_.max_in_flight) {
+    Reject(message, service, action,
+           ErrorStatus(absl::StatusCode::kUnavailable, "too many requests in flight", {{"reason", "overloaded"}}),
+           "overloaded");
+    return;
+  }
+
+  NatsMessageView view{message.subject, message.reply, message.headers, message.data};
+  absl::StatusOr<http::Request> request = MessageToRequest(view, actions_.get());
+  if (!request.ok()) {
+    Reject(message, service, action, request.status(), "malformed");
+    return;
+  }
+  request->deadline = received + std::chrono::milliseconds(DeadlineMs(message.headers));
+
+  const uint64_t id = next_id_++;
+  auto active = std::make_unique<ActiveRequest>();
+  active->reply = std::move(message.reply);
+  active->service = request->service;
+  active->action = request->action;
+  active->trace_id = request->TraceId();
+  active->start = received;
+  std::vector<http::FilterPtr> filters;
+  filters.reserve(filters_.size());
+  for (const auto& factory : filters_) filters.push_back(factory());
+  http::StreamInfo info;
+  info.listener = name_;
+  info.start = received;
+  active->chain = std::make_unique<http::FilterManager>(
+      dispatcher_, std::move(info), std::make_unique<http::Request>(*std::move(request)),
+      std::move(filters), [this, id](absl::StatusOr<http::Response> result) { Complete(id, std::move(result)); });
+  http::FilterManager* chain = active->chain.get();
+  active_.emplace(id, std::move(active));
+  active_gauge_->Increment();
+  chain->Start();
+}
+
+void NatsListener::Reject(const nats::Message& message, const std::string& service, const std::string& action,
+                          const absl::Status& status, const char* reason) {
+  metrics_.requests_rejected_total.Add({{"listener", name_}, {"reason", reason}}).Increment();
+  NatsReply reply = EncodeError(status);
+  Record(service, action, OutcomeOf(reply), http::Clock::now());
+  if (!message.reply.empty()) Reply(message.reply, reply, "");
+}
+
+void NatsListener::Complete(uint64_t id, absl::StatusOr<http::Response> result) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  std::unique_ptr<ActiveRequest> active = std::move(it->second);
+  active_.erase(it);
+  active_gauge_->Decrement();
+
+  NatsReply reply = result.ok() ? EncodeReply(*result) : EncodeError(result.status());
+  if (!result.ok()) {
+    log::Debug("upstream failed", {{"listener", name_}, {"action", active->action},
+                                   {"error", std::string(result.status().message())},
+                                   {"trace_id", active->trace_id}});
+  }
+  if (!active->reply.empty()) Reply(active->reply, reply, active->trace_id);
+  Record(active->service, active->action, OutcomeOf(reply), active->start);
+  // We are inside the chain's own callback stack: destroy it on a later loop turn (deferred delete).
+  dispatcher_.Post([doomed = std::move(active)]() mutable { doomed.reset(); });
+  MaybeFinishDrain();
+}
+
+void NatsListener::Reply(const std::string& reply_subject, const NatsReply& reply, const std::string& trace_id) {
+  absl::Status st = connection_.Publish(reply_subject, reply.headers, reply.data);
+  if (!st.ok()) {
+    metrics_.requests_rejected_total.Add({{"listener", name_}, {"reason", "reply_failed"}}).Increment();
+    log::Warn("reply not published", {{"listener", name_}, {"error", st.ToString()}, {"trace_id", trace_id}});
+  }
+}
+
+NatsListener::ActionStats& NatsListener::StatsFor(const std::string& service, const std::string& action) {
+  auto key = std::make_pair(service, action);
+  auto it = action_stats_.find(key);
+  if (it != action_stats_.end()) return it->second;
+  if (action_stats_.size() >= kMaxActionLabels) key.second = kOtherAction;
+  auto [slot, inserted] = action_stats_.try_emplace(key);
+  if (inserted) {
+    slot->second.action_label = key.second;
+    slot->second.duration = &metrics_.request_duration_seconds.Add(
+        {{"listener", name_}, {"service", key.first}, {"action", key.second}}, stats::Metrics::LatencyBuckets());
+  }
+  return slot->second;
+}
+
+void NatsListener::Record(const std::string& service, const std::string& action, const std::string& outcome,
+                          http::Clock::time_point start) {
+  const std::string& label = action.empty() ? std::string(kOtherAction) : action;
+  ActionStats& stats = StatsFor(service, label);
+  prometheus::Counter*& counter = stats.by_outcome[outcome];
+  if (counter == nullptr) {
+    counter = &metrics_.requests_total.Add(
+        {{"listener", name_}, {"service", service}, {"action", stats.action_label}, {"outcome", outcome}});
+  }
+  counter->Increment();
+  stats.duration->Observe(std::chrono::duration<double>(http::Clock::now() - start).count());
+}
+
+void NatsListener::Drain(absl::AnyInvocable<void()> done) {
+  on_drained_ = std::move(done);
+  draining_ = true;
+  if (subscription_ == nullptr) {
+    subscription_drained_ = true;
+  } else {
+    absl::Status st = subscription_->Drain([this] {
+      subscription_drained_ = true;
+      MaybeFinishDrain();
+    });
+    if (!st.ok()) {
+      // Closed connection: nothing more can arrive.
+      log::Warn("subscription drain failed; treating as drained", {{"listener", name_}, {"error", st.ToString()}});
+      subscription_drained_ = true;
+    }
+  }
+  log::Info("nats listener draining", {{"listener", name_}, {"active_requests", std::to_string(active_.size())}});
+  MaybeFinishDrain();
+}
+
+void NatsListener::MaybeFinishDrain() {
+  if (!draining_ || !subscription_drained_ || !active_.empty() || !on_drained_) return;
+  auto done = std::move(on_drained_);
+  on_drained_ = nullptr;
+  done();
+}
+
+}  // namespace sidecar::adapters::nats_http
