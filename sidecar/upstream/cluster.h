@@ -50,6 +50,8 @@ class Cluster {
   virtual Cancellable* Send(const http::Request& request, ResponseCallback done) = 0;
   // False only while an active health check says the upstream is down.
   virtual bool Healthy() const = 0;
+  // One line for /ready: why the cluster is (un)healthy, e.g. the last health-check failure.
+  virtual std::string HealthDetail() const { return Healthy() ? "healthy" : "unhealthy"; }
 };
 using ClusterPtr = std::unique_ptr<Cluster>;
 

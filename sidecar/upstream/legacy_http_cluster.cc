@@ -1,0 +1,485 @@
+#include "sidecar/upstream/legacy_http_cluster.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cassert>
+#include <chrono>
+#include <iterator>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "sidecar/common/logging.h"
+
+namespace sidecar::upstream {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) and the ones we recompute (Host, Content-Length).
+constexpr std::string_view kDroppedHeaders[] = {
+    "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding",
+    "TE",         "Trailer",    "Upgrade",          "Content-Length",
+    "Host",
+};
+
+bool IsDropped(std::string_view name, const std::vector<std::string>& connection_tokens) {
+  for (std::string_view dropped : kDroppedHeaders) {
+    if (http::HeaderMap::NameEquals(name, dropped)) return true;
+  }
+  // "Connection: X-Foo" makes X-Foo hop-by-hop too.
+  for (const std::string& token : connection_tokens) {
+    if (http::HeaderMap::NameEquals(name, token)) return true;
+  }
+  return false;
+}
+
+// The request target goes verbatim into the request line: no spaces, no control characters.
+bool ValidRequestTarget(const std::string& path) {
+  if (path.empty() || path[0] != '/') return false;
+  for (char c : path) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+// Resolves once, at creation: the pool then connects to a numeric address and evhttp never calls
+// the blocking resolver on the loop thread. IPv4 is preferred for names like "localhost" that
+// resolve to both families, because colocated apps usually listen on 127.0.0.1 only.
+absl::Status Resolve(const config::HostPort& hp, ConnectionOptions* out) {
+  std::string host = hp.host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
+  if (rc != 0 || result == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve upstream host '", host, "': ", gai_strerror(rc)));
+  }
+  const addrinfo* chosen = result;
+  for (const addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET) {
+      chosen = ai;
+      break;
+    }
+  }
+  char numeric[NI_MAXHOST];
+  const int ni = getnameinfo(chosen->ai_addr, chosen->ai_addrlen, numeric, sizeof(numeric), nullptr,
+                             0, NI_NUMERICHOST);
+  out->family = chosen->ai_family;
+  freeaddrinfo(result);
+  if (ni != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve upstream host '", host, "': ", gai_strerror(ni)));
+  }
+  out->address = numeric;
+  out->port = hp.port;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// One Send(): owned by exactly one of pending_, immediate_ or busy_ (or a local while completing).
+class LegacyHttpCluster::Request final : public Cancellable {
+ public:
+  enum class State { kNew, kPending, kActive, kImmediate };
+
+  Request(LegacyHttpCluster& cluster, ResponseCallback done)
+      : cluster(cluster), done(std::move(done)) {}
+
+  void Cancel() override { cluster.CancelRequest(*this); }
+
+  LegacyHttpCluster& cluster;
+  ResponseCallback done;
+  WireRequest wire;  // until handed to a connection
+  http::Clock::time_point start;
+  milliseconds timeout{0};
+  event::TimerPtr timer;
+  State state = State::kNew;
+  std::list<RequestPtr>::iterator pos;         // kPending, kImmediate
+  HttpClientConnection* connection = nullptr;  // kActive
+  absl::Status failure;                        // kImmediate
+  bool observe_duration = true;  // local rejections (overflow, invalid) are not latency samples
+};
+
+absl::StatusOr<std::unique_ptr<LegacyHttpCluster>> LegacyHttpCluster::Create(
+    const config::ClusterConfig& cfg, event::Dispatcher& dispatcher, stats::Metrics& metrics) {
+  if (!cfg.legacy_http.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("cluster ", cfg.name, " is not legacy_http"));
+  }
+  const config::LegacyHttpClusterConfig& http = *cfg.legacy_http;
+  if (http.address.port == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cluster ", cfg.name, ": address needs a port"));
+  }
+  if (http.max_connections < 1 || http.max_pending_requests < 0 || http.connect_timeout_ms <= 0 ||
+      http.request_timeout_ms <= 0 || http.max_response_headers_bytes <= 0 ||
+      http.max_response_body_bytes <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cluster ", cfg.name,
+        ": max_connections >= 1, max_pending_requests >= 0, timeouts and size limits > 0"));
+  }
+  ConnectionOptions options;
+  if (absl::Status st = Resolve(http.address, &options); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("cluster ", cfg.name, ": ", st.message()));
+  }
+  options.connect_timeout = milliseconds(http.connect_timeout_ms);
+  // evhttp's inactivity timeout: a backstop behind each request's own timer, and the idle timeout
+  // of kept-alive connections.
+  options.io_timeout = milliseconds(http.request_timeout_ms + http.connect_timeout_ms + 1000);
+  options.max_response_headers_bytes = http.max_response_headers_bytes;
+  options.max_response_body_bytes = http.max_response_body_bytes;
+
+  std::unique_ptr<LegacyHttpCluster> cluster(
+      new LegacyHttpCluster(cfg, options, http.address.ToString(), dispatcher, metrics));
+  if (http.health_check.has_value()) {
+    auto checker = HealthChecker::Create(*http.health_check, options, cluster->host_header_,
+                                         cfg.name, dispatcher, metrics);
+    if (!checker.ok()) return checker.status();
+    cluster->health_checker_ = *std::move(checker);
+  } else {
+    metrics.upstream_healthy.Add({{"cluster", cfg.name}}).Set(1);
+  }
+  return cluster;
+}
+
+LegacyHttpCluster::LegacyHttpCluster(const config::ClusterConfig& cfg, ConnectionOptions options,
+                                     std::string host_header, event::Dispatcher& dispatcher,
+                                     stats::Metrics& metrics)
+    : name_(cfg.name),
+      cfg_(*cfg.legacy_http),
+      options_(std::move(options)),
+      host_header_(std::move(host_header)),
+      dispatcher_(dispatcher),
+      metrics_(metrics),
+      cx_active_(metrics.upstream_cx_active.Add({{"cluster", name_}})),
+      cx_busy_(metrics.upstream_cx_busy.Add({{"cluster", name_}})),
+      cx_total_(metrics.upstream_cx_total.Add({{"cluster", name_}})),
+      rq_pending_(metrics.upstream_rq_pending.Add({{"cluster", name_}})),
+      rq_duration_(metrics.upstream_rq_duration_seconds.Add({{"cluster", name_}},
+                                                            stats::Metrics::LatencyBuckets())),
+      rq_cancelled_(metrics.upstream_rq_total.Add({{"cluster", name_}, {"outcome", "cancelled"}})),
+      rq_invalid_(
+          metrics.upstream_rq_total.Add({{"cluster", name_}, {"outcome", "invalid_request"}})) {
+  for (int cls = 2; cls <= 5; ++cls) {
+    rq_by_class_[cls] =
+        &metrics.upstream_rq_total.Add({{"cluster", name_}, {"outcome", absl::StrCat(cls, "xx")}});
+  }
+  for (FailureKind kind : {FailureKind::kConnectFailure, FailureKind::kReset, FailureKind::kTimeout,
+                           FailureKind::kOverflow, FailureKind::kProtocolError}) {
+    rq_by_failure_[static_cast<size_t>(kind)] = &metrics.upstream_rq_total.Add(
+        {{"cluster", name_}, {"outcome", std::string(FailureKindName(kind))}});
+  }
+}
+
+LegacyHttpCluster::~LegacyHttpCluster() {
+  // Posted flushes still queued must find nothing to do.
+  *alive_ = false;
+  health_checker_.reset();
+  // Requests die with their callbacks uncalled; connections go through deferred deletion because
+  // this destructor may run inside an evhttp callback (a user callback destroying the cluster).
+  for (auto& [key, busy] : busy_) {
+    Retire(std::move(busy.connection));
+    cx_busy_.Decrement();
+  }
+  busy_.clear();
+  for (ConnectionPtr& connection : idle_) Retire(std::move(connection));
+  idle_.clear();
+  rq_pending_.Decrement(static_cast<double>(pending_.size()));
+  pending_.clear();
+  immediate_.clear();
+}
+
+bool LegacyHttpCluster::Healthy() const {
+  return health_checker_ == nullptr || health_checker_->healthy();
+}
+
+void LegacyHttpCluster::SetOnChange(absl::AnyInvocable<void(bool healthy)> on_change) {
+  if (health_checker_ != nullptr) health_checker_->SetOnChange(std::move(on_change));
+}
+
+std::string LegacyHttpCluster::HealthDetail() const {
+  return health_checker_ == nullptr ? "healthy (no health check configured)" : health_checker_->detail();
+}
+
+absl::StatusOr<WireRequest> LegacyHttpCluster::BuildWireRequest(
+    const http::Request& request) const {
+  WireRequest wire;
+  std::optional<evhttp_cmd_type> method = ParseMethod(request.method);
+  if (!method.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported HTTP method '", request.method, "'"));
+  }
+  wire.method = *method;
+  if (!ValidRequestTarget(request.path)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid request path '", request.path, "'"));
+  }
+  wire.uri = request.path;
+
+  std::vector<std::string> connection_tokens;
+  for (const auto& [name, value] : request.headers.entries()) {
+    if (!http::HeaderMap::NameEquals(name, "Connection")) continue;
+    for (absl::string_view token : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+      connection_tokens.emplace_back(absl::StripAsciiWhitespace(token));
+    }
+  }
+  for (const auto& [name, value] : request.headers.entries()) {
+    if (!IsDropped(name, connection_tokens)) wire.headers.Add(name, value);
+  }
+  wire.headers.Add("Host", host_header_);
+  const bool method_has_body = wire.method == EVHTTP_REQ_POST || wire.method == EVHTTP_REQ_PUT ||
+                               wire.method == EVHTTP_REQ_PATCH;
+  if (!request.body.empty() || method_has_body) {
+    wire.headers.Add("Content-Length", std::to_string(request.body.size()));
+  }
+  wire.body = request.body;
+  return wire;
+}
+
+Cancellable* LegacyHttpCluster::Send(const http::Request& request, ResponseCallback done) {
+  assert(dispatcher_.IsThreadSafe());
+  auto owned = std::make_unique<Request>(*this, std::move(done));
+  Request* handle = owned.get();
+  const http::Clock::time_point now = http::Clock::now();
+  owned->start = now;
+
+  absl::StatusOr<WireRequest> wire = BuildWireRequest(request);
+  if (!wire.ok()) {
+    owned->observe_duration = false;
+    CompleteLater(std::move(owned), wire.status());
+    return handle;
+  }
+  owned->wire = *std::move(wire);
+
+  http::Clock::time_point deadline = now + milliseconds(cfg_.request_timeout_ms);
+  if (request.deadline < deadline) deadline = request.deadline;
+  if (deadline <= now) {
+    CompleteLater(std::move(owned),
+                  UpstreamFailure(FailureKind::kTimeout, "request deadline already passed"));
+    return handle;
+  }
+
+  // FIFO: while others wait, a new request queues behind them even if a connection frees up.
+  ConnectionPtr connection = pending_.empty() ? AcquireConnection() : nullptr;
+  if (connection == nullptr && pending_.size() >= static_cast<size_t>(cfg_.max_pending_requests)) {
+    owned->observe_duration = false;
+    CompleteLater(std::move(owned),
+                  UpstreamFailure(FailureKind::kOverflow,
+                                  absl::StrCat("cluster ", name_, ": all ", cfg_.max_connections,
+                                               " connections busy and ", pending_.size(),
+                                               " requests pending")));
+    return handle;
+  }
+
+  owned->timeout = std::chrono::ceil<milliseconds>(deadline - now);
+  owned->timer = dispatcher_.CreateTimer([this, handle] { OnRequestTimeout(*handle); });
+  owned->timer->Enable(owned->timeout);
+  if (connection != nullptr) {
+    Dispatch(std::move(owned), std::move(connection));
+  } else {
+    owned->state = Request::State::kPending;
+    pending_.push_back(std::move(owned));
+    handle->pos = std::prev(pending_.end());
+    rq_pending_.Increment();
+  }
+  return handle;
+}
+
+LegacyHttpCluster::ConnectionPtr LegacyHttpCluster::AcquireConnection() {
+  while (!idle_.empty()) {
+    ConnectionPtr connection = std::move(idle_.back());
+    idle_.pop_back();
+    if (connection->usable() && connection->open()) return connection;
+    Retire(std::move(connection));
+  }
+  if (busy_.size() >= static_cast<size_t>(cfg_.max_connections)) return nullptr;
+  auto created = HttpClientConnection::Create(dispatcher_, options_, *this,
+                                              ConnectionStats{&cx_active_, &cx_total_});
+  if (!created.ok()) {
+    log::Error("upstream connection not created",
+               {{"cluster", name_}, {"error", created.status().ToString()}});
+    return nullptr;
+  }
+  return *std::move(created);
+}
+
+void LegacyHttpCluster::Dispatch(RequestPtr request, ConnectionPtr connection) {
+  absl::Status started = connection->Start(request->wire);
+  if (!started.ok()) {
+    Retire(std::move(connection));
+    CompleteLater(std::move(request), std::move(started));
+    return;
+  }
+  request->wire = WireRequest();  // evhttp has its own copy now
+  request->state = Request::State::kActive;
+  request->connection = connection.get();
+  cx_busy_.Increment();
+  HttpClientConnection* key = connection.get();
+  busy_.emplace(key, Busy{std::move(connection), std::move(request)});
+}
+
+void LegacyHttpCluster::ProcessPending() {
+  while (!pending_.empty()) {
+    ConnectionPtr connection = AcquireConnection();
+    if (connection == nullptr) return;
+    RequestPtr request = std::move(pending_.front());
+    pending_.pop_front();
+    rq_pending_.Decrement();
+    Dispatch(std::move(request), std::move(connection));
+  }
+}
+
+void LegacyHttpCluster::Retire(ConnectionPtr connection) {
+  HttpClientConnection::DeferredDestroy(dispatcher_, std::move(connection));
+}
+
+void LegacyHttpCluster::CompleteLater(RequestPtr request, absl::Status failure) {
+  if (request->timer != nullptr) request->timer->Disable();
+  if (failure.ok()) failure = absl::InternalError("request ended without a response");
+  request->state = Request::State::kImmediate;
+  request->failure = std::move(failure);
+  immediate_.push_back(std::move(request));
+  immediate_.back()->pos = std::prev(immediate_.end());
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  dispatcher_.Post([this, alive = alive_] {
+    if (*alive) FlushImmediate();
+  });
+}
+
+void LegacyHttpCluster::FlushImmediate() {
+  flush_posted_ = false;
+  const std::shared_ptr<bool> alive = alive_;
+  // Only what was queued before this flush: a callback that keeps failing and re-sending must not
+  // spin here without returning to the loop. Later arrivals got their own posted flush.
+  size_t budget = immediate_.size();
+  while (budget-- > 0 && !immediate_.empty()) {
+    RequestPtr request = std::move(immediate_.front());
+    immediate_.pop_front();
+    absl::Status failure = std::move(request->failure);
+    Complete(std::move(request), std::move(failure));
+    if (!*alive) return;  // a callback destroyed the cluster
+  }
+}
+
+prometheus::Counter& LegacyHttpCluster::OutcomeCounter(
+    const absl::StatusOr<http::Response>& result) {
+  if (result.ok()) {
+    const int cls = result->status / 100;
+    if (cls >= 2 && cls <= 5) return *rq_by_class_[cls];
+    return metrics_.upstream_rq_total.Add(
+        {{"cluster", name_}, {"outcome", absl::StrCat(cls, "xx")}});
+  }
+  const FailureKind kind = GetFailureKind(result.status());
+  if (kind == FailureKind::kNone) return rq_invalid_;
+  prometheus::Counter*& slot = rq_by_failure_[static_cast<size_t>(kind)];
+  if (slot == nullptr) {
+    slot = &metrics_.upstream_rq_total.Add(
+        {{"cluster", name_}, {"outcome", std::string(FailureKindName(kind))}});
+  }
+  return *slot;
+}
+
+void LegacyHttpCluster::Complete(RequestPtr request, absl::StatusOr<http::Response> result) {
+  OutcomeCounter(result).Increment();
+  if (request->observe_duration) {
+    rq_duration_.Observe(
+        std::chrono::duration<double>(http::Clock::now() - request->start).count());
+  }
+  ResponseCallback done = std::move(request->done);
+  request.reset();
+  std::move(done)(std::move(result));
+}
+
+void LegacyHttpCluster::OnRequestTimeout(Request& request) {
+  RequestPtr owned;
+  const char* where = "";
+  switch (request.state) {
+    case Request::State::kPending:
+      owned = std::move(*request.pos);
+      pending_.erase(request.pos);
+      rq_pending_.Decrement();
+      where = " waiting for a connection";
+      break;
+    case Request::State::kActive: {
+      auto it = busy_.find(request.connection);
+      if (it == busy_.end()) return;
+      owned = std::move(it->second.request);
+      Retire(std::move(it->second.connection));
+      busy_.erase(it);
+      cx_busy_.Decrement();
+      break;
+    }
+    case Request::State::kNew:
+    case Request::State::kImmediate: return;
+  }
+  const milliseconds timeout = owned->timeout;
+  // Through the posted queue: this runs inside the request's own timer, which must outlive it.
+  CompleteLater(std::move(owned), UpstreamFailure(FailureKind::kTimeout,
+                                                  absl::StrCat("upstream request timed out after ",
+                                                               timeout.count(), " ms", where)));
+  ProcessPending();
+}
+
+void LegacyHttpCluster::CancelRequest(Request& request) {
+  RequestPtr owned;
+  switch (request.state) {
+    case Request::State::kImmediate:
+      owned = std::move(*request.pos);
+      immediate_.erase(request.pos);
+      break;
+    case Request::State::kPending:
+      owned = std::move(*request.pos);
+      pending_.erase(request.pos);
+      rq_pending_.Decrement();
+      break;
+    case Request::State::kActive: {
+      auto it = busy_.find(request.connection);
+      if (it == busy_.end()) return;
+      owned = std::move(it->second.request);
+      // The exchange is half done; nothing else may use this socket.
+      Retire(std::move(it->second.connection));
+      busy_.erase(it);
+      cx_busy_.Decrement();
+      break;
+    }
+    case Request::State::kNew: return;
+  }
+  rq_cancelled_.Increment();
+  owned.reset();  // `request` is gone; Cancel() returns without touching it
+  ProcessPending();
+}
+
+void LegacyHttpCluster::OnComplete(HttpClientConnection& connection,
+                                   absl::StatusOr<http::Response> result) {
+  auto it = busy_.find(&connection);
+  if (it == busy_.end()) return;
+  Busy busy = std::move(it->second);
+  busy_.erase(it);
+  cx_busy_.Decrement();
+  if (busy.connection->usable() && busy.connection->open()) {
+    idle_.push_back(std::move(busy.connection));
+  } else {
+    Retire(std::move(busy.connection));
+  }
+  ProcessPending();
+  Complete(std::move(busy.request), std::move(result));  // last: may destroy `this`
+}
+
+void LegacyHttpCluster::OnIdleClose(HttpClientConnection& connection) {
+  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    if (it->get() == &connection) {
+      ConnectionPtr closed = std::move(*it);
+      idle_.erase(it);
+      Retire(std::move(closed));
+      return;
+    }
+  }
+}
+
+}  // namespace sidecar::upstream
