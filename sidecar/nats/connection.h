@@ -1,0 +1,109 @@
+#pragma once
+// RAII over a nats.c connection driven by a Dispatcher's event loop (nats.c's libevent adapter).
+//
+// Threads: nats.c reads on the dispatcher thread (through the adapter) but calls message handlers and
+// connection callbacks on its own threads. Every callback here is a noexcept trampoline that takes
+// ownership and Post()s to the dispatcher, so user code only ever runs on the dispatcher thread.
+
+#include <nats/nats.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sidecar/common/c_handle.h"
+#include "sidecar/config/config.h"
+#include "sidecar/event/dispatcher.h"
+#include "sidecar/stats/metrics.h"
+
+namespace sidecar::nats {
+
+using NatsOptionsPtr = CHandle<natsOptions, natsOptions_Destroy>;
+using NatsConnectionPtr = CHandle<natsConnection, natsConnection_Destroy>;
+using NatsSubscriptionPtr = CHandle<natsSubscription, natsSubscription_Destroy>;
+using NatsMsgPtr = CHandle<natsMsg, natsMsg_Destroy>;
+
+// Converts a nats.c status into an absl::Status once, at the boundary, with nats.c's last error text.
+absl::Status FromNats(natsStatus s, std::string_view what);
+
+// A message with its headers copied out of nats.c, so the rest of the code never touches natsMsg.
+struct Message {
+  std::string subject;
+  std::string reply;  // "" for fire-and-forget
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string data;
+};
+Message ToMessage(natsMsg* msg);
+
+class Subscription;
+using SubscriptionPtr = std::unique_ptr<Subscription>;
+
+class Connection {
+ public:
+  // Delivered on the dispatcher thread.
+  using StateCallback = absl::AnyInvocable<void(bool connected)>;
+  using MessageHandler = absl::AnyInvocable<void(Message)>;
+
+  // Starts connecting. A server that is not up yet is not an error: nats.c keeps retrying in the
+  // background (RetryOnFailedConnect) and the state callback reports when it connects.
+  static absl::StatusOr<std::unique_ptr<Connection>> Create(const config::NatsConfig& cfg,
+                                                            event::Dispatcher& dispatcher,
+                                                            stats::Metrics& metrics);
+  // Closes the connection (flushing what was published) and waits, bounded, for nats.c's last callback.
+  ~Connection();
+
+  bool connected() const { return connected_->load(); }
+  void SetStateCallback(StateCallback cb);
+
+  // Queue subscription whose messages are handed to `handler` on the dispatcher thread.
+  absl::StatusOr<SubscriptionPtr> QueueSubscribe(const std::string& subject, const std::string& queue,
+                                                 MessageHandler handler);
+
+  // Publishes a message (reply subject empty for a plain publish). Thread-safe; sent at once (SendAsap).
+  absl::Status Publish(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& headers,
+                       const std::string& data);
+
+  natsConnection* raw() { return conn_.get(); }
+  event::Dispatcher& dispatcher() { return dispatcher_; }
+
+ private:
+  struct Shared;  // state shared with nats.c callback threads
+  Connection(event::Dispatcher& dispatcher, std::shared_ptr<Shared> shared);
+
+  event::Dispatcher& dispatcher_;
+  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<std::atomic<bool>> connected_;
+  NatsConnectionPtr conn_;
+};
+
+class Subscription {
+ public:
+  // Unsubscribes (if not drained) and waits, bounded, until nats.c will call the handler no more.
+  ~Subscription();
+
+  // Stops new deliveries (UNSUB) while messages already received are still handed to the handler;
+  // `on_drained` runs on the dispatcher once nats.c has delivered the last one.
+  absl::Status Drain(absl::AnyInvocable<void()> on_drained);
+
+  const std::string& subject() const { return subject_; }
+
+ private:
+  friend class Connection;
+  struct Bridge;
+  Subscription(std::string subject, event::Dispatcher& d) : subject_(std::move(subject)), dispatcher_(d) {}
+
+  std::string subject_;
+  event::Dispatcher& dispatcher_;
+  // Owned here and reached by posted work through a weak_ptr, so work posted after destruction is a no-op.
+  std::shared_ptr<Connection::MessageHandler> handler_;
+  std::shared_ptr<absl::AnyInvocable<void()>> on_drained_;
+  Bridge* bridge_ = nullptr;  // freed by nats.c's on-complete callback
+  NatsSubscriptionPtr sub_;
+};
+
+}  // namespace sidecar::nats

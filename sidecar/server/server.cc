@@ -1,0 +1,206 @@
+#include "sidecar/server/server.h"
+
+#include <csignal>
+
+#include "adapters/nats_http/nats_http.h"
+#include "adapters/nats_http/nats_listener.h"
+#include "sidecar/common/logging.h"
+#include "sidecar/common/status_macros.h"
+#include "sidecar/config/loader.h"
+#include "sidecar/upstream/legacy_http_cluster.h"
+
+namespace sidecar::server {
+namespace {
+
+http::Response JsonResponse(int status, const nlohmann::json& body) {
+  http::Response r;
+  r.status = status;
+  r.headers.Set("Content-Type", "application/json");
+  r.body = body.dump(2) + "\n";
+  return r;
+}
+
+const config::ServiceConfig* FindService(const config::Config& config, const std::string& name) {
+  for (const auto& s : config.services) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const char* StateName(State state) {
+  switch (state) {
+    case State::kInitializing: return "initializing";
+    case State::kLive: return "live";
+    case State::kDraining: return "draining";
+  }
+  return "unknown";
+}
+
+absl::Status CheckConfig(const config::Config& config) {
+  std::string errors;
+  for (size_t i = 0; i < config.services.size(); ++i) {
+    auto table = adapters::nats_http::ActionRouteTable::Create(config.services[i], i);
+    if (!table.ok()) errors += std::string(table.status().message()) + "\n";
+  }
+  if (!errors.empty()) {
+    errors.pop_back();
+    return absl::InvalidArgumentError(errors);
+  }
+  return absl::OkStatus();
+}
+
+Server::Server(config::Config config, event::Dispatcher& dispatcher)
+    : config_(std::move(config)), dispatcher_(dispatcher) {}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(config::Config config, event::Dispatcher& dispatcher) {
+  RETURN_IF_ERROR(CheckConfig(config));
+  std::unique_ptr<Server> server(new Server(std::move(config), dispatcher));
+  RETURN_IF_ERROR(server->Init());
+  return server;
+}
+
+absl::Status Server::Init() {
+  SetState(State::kInitializing);
+  // Admin first: /health answers while NATS is still connecting, so ECS sees a live process.
+  ASSIGN_OR_RETURN(admin_, admin::AdminServer::Create(config_.admin.address, dispatcher_));
+  InstallAdminHandlers();
+  log::Info("admin listening", {{"address", config_.admin.address.host + ":" + std::to_string(admin_->port())},
+                                {"port", std::to_string(admin_->port())}});
+
+  for (const auto& cc : config_.clusters) {
+    if (cc.legacy_http) {
+      ASSIGN_OR_RETURN(auto cluster, upstream::LegacyHttpCluster::Create(cc, dispatcher_, metrics_));
+      RETURN_IF_ERROR(clusters_.Add(std::move(cluster)));
+    }
+  }
+  ASSIGN_OR_RETURN(routes_, router::RouteTable::Create(config_.routes, clusters_));
+  ASSIGN_OR_RETURN(nats_, nats::Connection::Create(config_.nats, dispatcher_, metrics_));
+
+  for (const auto& lc : config_.listeners) {
+    if (!lc.nats) continue;
+    std::shared_ptr<const adapters::nats_http::ActionRouteTable> actions;
+    if (const auto* service = FindService(config_, lc.nats->service)) {
+      ASSIGN_OR_RETURN(auto table, adapters::nats_http::ActionRouteTable::Create(*service, 0));
+      actions = std::make_shared<const adapters::nats_http::ActionRouteTable>(std::move(table));
+    }
+    std::vector<http::FilterFactory> filters;
+    filters.push_back(router::RouterFilterFactory(routes_));
+    ASSIGN_OR_RETURN(auto listener,
+                     adapters::nats_http::NatsListener::Create(lc.name, *lc.nats, *nats_, metrics_,
+                                                               std::move(actions), std::move(filters)));
+    RETURN_IF_ERROR(listener->Start());
+    listeners_.push_back(std::move(listener));
+  }
+
+  for (int signum : {SIGTERM, SIGINT}) {
+    signals_.push_back(dispatcher_.ListenForSignal(signum, [this, signum] {
+      log::Info("signal received; draining", {{"signal", signum == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      BeginDrain();
+    }));
+  }
+  SetState(State::kLive);
+  return absl::OkStatus();
+}
+
+Server::~Server() {
+  // Listeners (subscriptions) before the connection they use; clusters and admin after.
+  listeners_.clear();
+  nats_.reset();
+}
+
+void Server::InstallAdminHandlers() {
+  auto add = [this](const char* path, const char* help, admin::AdminServer::Handler h) {
+    absl::Status st = admin_->AddHandler(path, help, std::move(h));
+    if (!st.ok()) log::Error("admin handler not installed", {{"path", path}, {"error", st.ToString()}});
+  };
+  add("/health", "200 while the process is live", [](const admin::AdminServer::Request&) {
+    return JsonResponse(200, {{"status", "live"}});
+  });
+  add("/ready", "200 while connected, subscribed and upstreams healthy; else 503 with the reason",
+      [this](const admin::AdminServer::Request&) {
+        Readiness r = CheckReadiness();
+        return JsonResponse(r.ready ? 200 : 503, r.detail);
+      });
+  add("/metrics", "Prometheus text exposition", [this](const admin::AdminServer::Request&) {
+    http::Response r;
+    r.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    r.body = metrics_.SerializeText();
+    return r;
+  });
+  add("/config_dump", "the effective configuration, secrets redacted", [this](const admin::AdminServer::Request&) {
+    return JsonResponse(200, config::ToJson(config_));
+  });
+}
+
+Server::Readiness Server::CheckReadiness() const {
+  Readiness r;
+  r.ready = state_ == State::kLive;
+  r.detail["state"] = StateName(state_);
+  const bool nats_up = nats_ != nullptr && nats_->connected();
+  r.detail["nats"] = nats_up ? "connected" : "disconnected";
+  r.ready = r.ready && nats_up;
+  nlohmann::json listeners = nlohmann::json::object();
+  for (const auto& l : listeners_) {
+    std::string why;
+    bool ok = l->Ready(&why);
+    listeners[l->name()] = ok ? "ready" : why;
+    r.ready = r.ready && ok;
+  }
+  r.detail["listeners"] = listeners;
+  nlohmann::json clusters = nlohmann::json::object();
+  for (const auto& [name, cluster] : clusters_.clusters()) {
+    bool healthy = cluster->Healthy();
+    clusters[name] = cluster->HealthDetail();
+    r.ready = r.ready && healthy;
+  }
+  r.detail["clusters"] = clusters;
+  r.detail["ready"] = r.ready;
+  return r;
+}
+
+void Server::SetState(State state) {
+  state_ = state;
+  for (State s : {State::kInitializing, State::kLive, State::kDraining}) {
+    metrics_.server_state.Add({{"state", StateName(s)}}).Set(s == state ? 1 : 0);
+  }
+}
+
+int Server::Run() {
+  dispatcher_.Run();
+  return drain_timed_out_ ? 1 : 0;
+}
+
+void Server::Shutdown() {
+  dispatcher_.Post([this] { BeginDrain(); });
+}
+
+void Server::BeginDrain() {
+  if (state_ == State::kDraining) return;
+  SetState(State::kDraining);  // /ready answers 503 from here on
+  drain_timer_ = dispatcher_.CreateTimer([this] {
+    size_t active = 0;
+    for (const auto& l : listeners_) active += l->active_requests();
+    log::Error("drain timeout reached; exiting with requests unanswered",
+               {{"active_requests", std::to_string(active)}});
+    drain_timed_out_ = true;
+    dispatcher_.Exit();
+  });
+  drain_timer_->Enable(std::chrono::milliseconds(config_.server.drain_timeout_ms));
+  listeners_draining_ = listeners_.size();
+  if (listeners_draining_ == 0) {
+    dispatcher_.Exit();
+    return;
+  }
+  for (auto& l : listeners_) l->Drain([this] { OnListenerDrained(); });
+}
+
+void Server::OnListenerDrained() {
+  if (--listeners_draining_ > 0) return;
+  log::Info("drained; exiting");
+  drain_timer_->Disable();
+  dispatcher_.Exit();
+}
+
+}  // namespace sidecar::server

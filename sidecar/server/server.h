@@ -1,0 +1,73 @@
+#pragma once
+// The process: builds every component from a validated Config, owns them, and runs the lifecycle
+// INITIALIZING -> LIVE -> DRAINING on one dispatcher.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "sidecar/admin/admin_server.h"
+#include "sidecar/config/config.h"
+#include "sidecar/event/dispatcher.h"
+#include "sidecar/http/listener.h"
+#include "sidecar/nats/connection.h"
+#include "sidecar/router/router.h"
+#include "sidecar/stats/metrics.h"
+#include "sidecar/upstream/cluster_manager.h"
+
+namespace sidecar::server {
+
+enum class State { kInitializing, kLive, kDraining };
+const char* StateName(State state);
+
+// Checks that need more than the config loader: action route templates compile, etc. Used by both
+// `validate` and `run`, so a config that validates also starts.
+absl::Status CheckConfig(const config::Config& config);
+
+class Server {
+ public:
+  struct Readiness {
+    bool ready = false;
+    nlohmann::json detail;  // the /ready body: state, nats, listeners, clusters
+  };
+
+  // Binds the admin port, starts connecting to NATS and subscribes. Call on the dispatcher's thread.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(config::Config config, event::Dispatcher& dispatcher);
+  ~Server();
+
+  // Runs the loop until SIGTERM/SIGINT (or Shutdown()) and the drain finish. Returns the exit code:
+  // 0 when every accepted request was answered, 1 when the drain timeout cut it short.
+  int Run();
+  // Thread-safe: starts the drain as SIGTERM would.
+  void Shutdown();
+
+  Readiness CheckReadiness() const;
+  State state() const { return state_; }
+  uint16_t admin_port() const { return admin_->port(); }
+
+ private:
+  Server(config::Config config, event::Dispatcher& dispatcher);
+  absl::Status Init();
+  void InstallAdminHandlers();
+  void SetState(State state);
+  void BeginDrain();
+  void OnListenerDrained();
+
+  config::Config config_;
+  event::Dispatcher& dispatcher_;
+  stats::Metrics metrics_;
+  State state_ = State::kInitializing;
+  std::unique_ptr<admin::AdminServer> admin_;
+  upstream::ClusterManager clusters_;
+  std::shared_ptr<const router::RouteTable> routes_;
+  std::unique_ptr<nats::Connection> nats_;
+  std::vector<std::unique_ptr<http::Listener>> listeners_;
+  std::vector<event::SignalEventPtr> signals_;
+  event::TimerPtr drain_timer_;
+  size_t listeners_draining_ = 0;
+  bool drain_timed_out_ = false;
+};
+
+}  // namespace sidecar::server
