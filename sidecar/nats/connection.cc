@@ -41,6 +41,7 @@ Message ToMessage(natsMsg* msg) {
   out.subject = natsMsg_GetSubject(msg);
   if (const char* reply = natsMsg_GetReply(msg)) out.reply = reply;
   if (const char* data = natsMsg_GetData(msg)) out.data.assign(data, natsMsg_GetDataLength(msg));
+  out.no_responders = natsMsg_IsNoResponders(msg);
   const char** keys = nullptr;
   int key_count = 0;
   if (natsMsgHeader_Keys(msg, &keys, &key_count) == NATS_OK) {
@@ -68,6 +69,8 @@ struct Connection::Shared {
   // Only touched on the dispatcher thread; posted work reaches it through a weak_ptr.
   std::shared_ptr<StateCallback> on_state = std::make_shared<StateCallback>();
   std::promise<void> closed;
+  // Set by DrainAndClose before the drain starts; posted to the dispatcher by OnClosed.
+  std::shared_ptr<absl::AnyInvocable<void()>> on_closed;
   prometheus::Gauge* connected_gauge = nullptr;
   prometheus::Counter* disconnects = nullptr;
   prometheus::Counter* reconnects = nullptr;
@@ -106,6 +109,9 @@ struct Connection::Shared {
     auto* self = From(closure);
     self->connected->store(false);
     self->connected_gauge->Set(0);
+    if (self->on_closed != nullptr) {
+      self->dispatcher->Post([cb = self->on_closed]() mutable { (*cb)(); });
+    }
     self->closed.set_value();  // the last callback nats.c makes for this connection
   }
   static void OnError(natsConnection*, natsSubscription*, natsStatus err, void* closure) noexcept {
@@ -201,12 +207,35 @@ Connection::~Connection() {
 
 void Connection::SetStateCallback(StateCallback cb) { *shared_->on_state = std::move(cb); }
 
+void Connection::DrainAndClose(std::chrono::milliseconds timeout, absl::AnyInvocable<void()> on_closed) {
+  shared_->on_closed = std::make_shared<absl::AnyInvocable<void()>>(std::move(on_closed));
+  natsStatus s = natsConnection_DrainTimeout(conn_.get(), timeout.count());
+  if (s != NATS_OK) {
+    // Not connected (nothing can be flushed) or already closing: finish now instead of waiting for
+    // a callback that may never come.
+    log::Warn("nats drain not possible; closing", {{"connection", shared_->name},
+                                                  {"error", natsStatus_GetText(s)}});
+    auto cb = std::move(shared_->on_closed);
+    dispatcher_.Post([cb]() mutable { (*cb)(); });
+  }
+}
+
+natsConnStatus Connection::status() const {
+  return conn_ == nullptr ? NATS_CONN_STATUS_CLOSED : natsConnection_Status(conn_.get());
+}
+
 absl::Status Connection::Publish(const std::string& subject,
                                  const std::vector<std::pair<std::string, std::string>>& headers,
                                  const std::string& data) {
+  return Publish(subject, std::string(), headers, data);
+}
+
+absl::Status Connection::Publish(const std::string& subject, const std::string& reply,
+                                 const std::vector<std::pair<std::string, std::string>>& headers,
+                                 const std::string& data) {
   natsMsg* raw = nullptr;
-  RETURN_IF_ERROR(FromNats(natsMsg_Create(&raw, subject.c_str(), nullptr, data.data(),
-                                          static_cast<int>(data.size())),
+  RETURN_IF_ERROR(FromNats(natsMsg_Create(&raw, subject.c_str(), reply.empty() ? nullptr : reply.c_str(),
+                                          data.data(), static_cast<int>(data.size())),
                            "natsMsg_Create"));
   NatsMsgPtr msg(raw);
   for (const auto& [k, v] : headers) {
@@ -245,6 +274,17 @@ struct Subscription::Bridge {
 absl::StatusOr<SubscriptionPtr> Connection::QueueSubscribe(const std::string& subject,
                                                            const std::string& queue,
                                                            MessageHandler handler) {
+  return SubscribeImpl(subject, queue, std::move(handler));
+}
+
+absl::StatusOr<SubscriptionPtr> Connection::Subscribe(const std::string& subject,
+                                                      MessageHandler handler) {
+  return SubscribeImpl(subject, std::string(), std::move(handler));
+}
+
+absl::StatusOr<SubscriptionPtr> Connection::SubscribeImpl(const std::string& subject,
+                                                          const std::string& queue,
+                                                          MessageHandler handler) {
   SubscriptionPtr sub(new Subscription(subject, dispatcher_));
   sub->handler_ = std::make_shared<MessageHandler>(std::move(handler));
   sub->on_drained_ = std::make_shared<absl::AnyInvocable<void()>>();
@@ -253,9 +293,12 @@ absl::StatusOr<SubscriptionPtr> Connection::QueueSubscribe(const std::string& su
   bridge->handler = sub->handler_;
   bridge->on_drained = sub->on_drained_;
   natsSubscription* raw = nullptr;
-  RETURN_IF_ERROR(FromNats(natsConnection_QueueSubscribe(&raw, conn_.get(), subject.c_str(), queue.c_str(),
-                                                         &Subscription::Bridge::OnMsg, bridge.get()),
-                           "subscribing to " + subject));
+  const natsStatus s =
+      queue.empty() ? natsConnection_Subscribe(&raw, conn_.get(), subject.c_str(),
+                                               &Subscription::Bridge::OnMsg, bridge.get())
+                    : natsConnection_QueueSubscribe(&raw, conn_.get(), subject.c_str(), queue.c_str(),
+                                                    &Subscription::Bridge::OnMsg, bridge.get());
+  RETURN_IF_ERROR(FromNats(s, "subscribing to " + subject));
   sub->sub_.reset(raw);
   absl::Status st = FromNats(natsSubscription_SetOnCompleteCB(raw, &Subscription::Bridge::OnComplete,
                                                               bridge.get()),

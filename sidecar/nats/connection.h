@@ -8,6 +8,7 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -37,6 +38,9 @@ struct Message {
   std::string reply;  // "" for fire-and-forget
   std::vector<std::pair<std::string, std::string>> headers;
   std::string data;
+  // A "no responders" status reply (nats-server 503, empty payload): nobody was subscribed to the
+  // subject of a request sent with this message's subject as its reply. See natsMsg_IsNoResponders.
+  bool no_responders = false;
 };
 Message ToMessage(natsMsg* msg);
 
@@ -58,14 +62,29 @@ class Connection {
   ~Connection();
 
   bool connected() const { return connected_->load(); }
+  // nats.c's own state at the moment of the call. connected() lags it by the time nats.c takes to
+  // run its disconnected callback; a request path that must fail fast while disconnected (rather
+  // than let nats.c park the message in its reconnect buffer) asks this.
+  natsConnStatus status() const;
   void SetStateCallback(StateCallback cb);
+  // Graceful close for shutdown: nats.c drains what is left, flushes every buffered publish (the
+  // last replies live in its buffer until the event loop writes them) and closes. `on_closed` runs
+  // on the dispatcher once the connection is closed, so the loop must keep running until then.
+  void DrainAndClose(std::chrono::milliseconds timeout, absl::AnyInvocable<void()> on_closed);
 
   // Queue subscription whose messages are handed to `handler` on the dispatcher thread.
   absl::StatusOr<SubscriptionPtr> QueueSubscribe(const std::string& subject, const std::string& queue,
                                                  MessageHandler handler);
 
+  // Plain (non-queue) subscription, e.g. a request/reply inbox; same delivery rules as above.
+  absl::StatusOr<SubscriptionPtr> Subscribe(const std::string& subject, MessageHandler handler);
+
   // Publishes a message (reply subject empty for a plain publish). Thread-safe; sent at once (SendAsap).
   absl::Status Publish(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& headers,
+                       const std::string& data);
+  // The same with a reply subject: the request half of request/reply (see RequestMux).
+  absl::Status Publish(const std::string& subject, const std::string& reply,
+                       const std::vector<std::pair<std::string, std::string>>& headers,
                        const std::string& data);
 
   natsConnection* raw() { return conn_.get(); }
@@ -74,6 +93,9 @@ class Connection {
  private:
   struct Shared;  // state shared with nats.c callback threads
   Connection(event::Dispatcher& dispatcher, std::shared_ptr<Shared> shared);
+  // `queue` empty: a plain subscription.
+  absl::StatusOr<SubscriptionPtr> SubscribeImpl(const std::string& subject, const std::string& queue,
+                                                MessageHandler handler);
 
   event::Dispatcher& dispatcher_;
   std::shared_ptr<Shared> shared_;

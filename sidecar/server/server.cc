@@ -72,11 +72,13 @@ absl::Status Server::Init() {
   for (const auto& cc : config_.clusters) {
     if (cc.legacy_http) {
       ASSIGN_OR_RETURN(auto cluster, upstream::LegacyHttpCluster::Create(cc, dispatcher_, metrics_));
+      cluster->SetOnChange([this](bool) { ReevaluateReadiness(); });
       RETURN_IF_ERROR(clusters_.Add(std::move(cluster)));
     }
   }
   ASSIGN_OR_RETURN(routes_, router::RouteTable::Create(config_.routes, clusters_));
   ASSIGN_OR_RETURN(nats_, nats::Connection::Create(config_.nats, dispatcher_, metrics_));
+  nats_->SetStateCallback([this](bool) { ReevaluateReadiness(); });
 
   for (const auto& lc : config_.listeners) {
     if (!lc.nats) continue;
@@ -101,7 +103,15 @@ absl::Status Server::Init() {
     }));
   }
   SetState(State::kLive);
+  ReevaluateReadiness();
   return absl::OkStatus();
+}
+
+void Server::ReevaluateReadiness() {
+  Readiness r = CheckReadiness();
+  if (r.ready == last_ready_) return;
+  last_ready_ = r.ready;
+  log::Info("readiness changed", {{"ready", r.ready ? "true" : "false"}, {"detail", r.detail.dump()}});
 }
 
 Server::~Server() {
@@ -179,6 +189,7 @@ void Server::Shutdown() {
 void Server::BeginDrain() {
   if (state_ == State::kDraining) return;
   SetState(State::kDraining);  // /ready answers 503 from here on
+  ReevaluateReadiness();
   drain_timer_ = dispatcher_.CreateTimer([this] {
     size_t active = 0;
     for (const auto& l : listeners_) active += l->active_requests();
@@ -198,9 +209,13 @@ void Server::BeginDrain() {
 
 void Server::OnListenerDrained() {
   if (--listeners_draining_ > 0) return;
-  log::Info("drained; exiting");
-  drain_timer_->Disable();
-  dispatcher_.Exit();
+  // Every request is answered, but the last replies may still sit in nats.c's buffer until the
+  // loop writes them: let nats.c flush and close before the loop stops.
+  nats_->DrainAndClose(std::chrono::milliseconds(config_.server.drain_timeout_ms), [this] {
+    log::Info("drained; exiting");
+    drain_timer_->Disable();
+    dispatcher_.Exit();
+  });
 }
 
 }  // namespace sidecar::server

@@ -54,6 +54,9 @@ class Server {
   void SetState(State state);
   void BeginDrain();
   void OnListenerDrained();
+  // Recomputes readiness after a component changed (NATS state, upstream health, drain) and logs
+  // each flip, so operators and tests see "readiness changed" lines instead of polling /ready.
+  void ReevaluateReadiness();
 
   config::Config config_;
   event::Dispatcher& dispatcher_;
@@ -68,6 +71,7 @@ class Server {
   event::TimerPtr drain_timer_;
   size_t listeners_draining_ = 0;
   bool drain_timed_out_ = false;
+  bool last_ready_ = false;
 };
 
 }  // namespace sidecar::server

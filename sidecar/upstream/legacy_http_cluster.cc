@@ -277,6 +277,9 @@ Cancellable* LegacyHttpCluster::Send(const http::Request& request, ResponseCallb
   }
 
   owned->timeout = std::chrono::ceil<milliseconds>(deadline - now);
+  // Deadline propagation (SERVICES.md §0.3): the legacy service learns how long the caller still
+  // waits, including when the bound came from this cluster's timeout rather than the caller.
+  owned->wire.headers.Set(std::string(http::headers::kDeadlineMs), std::to_string(owned->timeout.count()));
   owned->timer = dispatcher_.CreateTimer([this, handle] { OnRequestTimeout(*handle); });
   owned->timer->Enable(owned->timeout);
   if (connection != nullptr) {

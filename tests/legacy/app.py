@@ -29,8 +29,8 @@ Test plumbing (never part of a service's contract):
   ``{"error":{"code":"<CODE>","message":"status <code>","details":{}}}`` with the code from the
   §0.4 table (``UNKNOWN`` for statuses the table does not list); ``?plain=1`` sends text/plain
   ``boom`` instead. 2xx/3xx answer ``{"status": code}`` (no body for 204 and 304).
-* ``GET /slow/{ms}`` -> waits ``ms`` milliseconds (a fake slow upstream), then 200
-  ``{"slept_ms": ms}``.
+* ``GET /slow/{ms}`` -> prints ``slow request started ms=<ms>`` on arrival, waits ``ms``
+  milliseconds (a fake slow upstream), then 200 ``{"slept_ms": ms}``.
 * ``GET /counter`` -> ``{"count": n, "pid": pid}``: requests this process served, not counting
   ``/counter``, the health routes and ``/admin/*`` (so health checkers do not skew load-sharing
   tests).
@@ -271,6 +271,8 @@ async def status(code: int, request: Request):
 async def slow(ms: int):
     if ms < 0 or ms > 600000:
         raise invalid("ms", "out_of_range")
+    # Tests wait for this line (an event, not a poll) to know a slow request has arrived.
+    print(f"slow request started ms={ms}", flush=True)
     # The point of this route: a fake slow upstream, the only place that waits on a timer.
     await asyncio.sleep(ms / 1000)
     return {"slept_ms": ms}

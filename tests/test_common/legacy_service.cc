@@ -91,3 +91,12 @@ absl::Status LegacyService::Restart() {
 }
 
 }  // namespace sidecar::test_common
+
+namespace sidecar::test_common {
+
+absl::Status LegacyService::WaitForOutput(const std::string& needle, absl::Time deadline, size_t from) {
+  if (process_ == nullptr) return absl::FailedPreconditionError("legacy service not running");
+  return process_->WaitForOutput(needle, deadline, from);
+}
+
+}  // namespace sidecar::test_common

@@ -59,6 +59,8 @@ class LegacyService {
   bool running() const;
   // The current (or last) app process's log.
   std::string output() const;
+  // Waits for `needle` in the app's output (stdout + stderr) after offset `from`.
+  absl::Status WaitForOutput(const std::string& needle, absl::Time deadline, size_t from = 0);
   // The directory app.py is loaded from.
   const std::string& app_dir() const { return options_.app_dir; }
 

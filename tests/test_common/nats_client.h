@@ -1,0 +1,56 @@
+#pragma once
+// A blocking NATS client for tests (nats.c's synchronous API): one request, many requests in flight
+// at once, and plain publishes. Tests use it as "any NATS client" calling a service.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+typedef struct __natsConnection natsConnection;
+
+namespace sidecar::test_common {
+
+using NatsHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct NatsRequestSpec {
+  std::string subject;
+  NatsHeaders headers;
+  std::string data;
+};
+
+struct NatsReplyMessage {
+  std::string subject;
+  NatsHeaders headers;
+  std::string data;
+  bool no_responders = false;  // the server's 503 status: nobody is subscribed
+  // First value of header `name` (exact spelling, as NATS headers are case-sensitive), or "".
+  std::string Header(absl::string_view name) const;
+};
+
+class NatsTestClient {
+ public:
+  static absl::StatusOr<std::unique_ptr<NatsTestClient>> Connect(const std::string& url);
+  ~NatsTestClient();
+
+  absl::StatusOr<NatsReplyMessage> Request(const NatsRequestSpec& request, absl::Duration timeout);
+  // Publishes every request at once, each with its own reply subject, then collects replies until
+  // all arrived or `timeout` passed. Result[i] is request i's reply; nullopt if none came. A reply
+  // arriving twice for one request is an error (kInternal), since the sidecar must answer once.
+  absl::StatusOr<std::vector<std::optional<NatsReplyMessage>>> RequestMany(
+      const std::vector<NatsRequestSpec>& requests, absl::Duration timeout);
+  absl::Status Publish(const NatsRequestSpec& message);
+  absl::Status Flush();
+
+ private:
+  NatsTestClient() = default;
+  natsConnection* conn_ = nullptr;
+};
+
+}  // namespace sidecar::test_common
