@@ -2,9 +2,17 @@
 //   request    one request; prints the reply's headers and body (the demo uses it)
 //   load       N requests with C in flight; prints rq/s and latency percentiles
 //   responder  a raw nats.c responder (SendAsap), the floor a sidecar is compared with
+//   origin     a trivial evhttp origin on 127.0.0.1 (fixed JSON body), so the sidecar's own cost is
+//              measured rather than a Python stand-in's
 // Every run ends by itself: by count, or by --max-seconds.
 
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/buffer.h>
 #include <nats/nats.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -179,6 +187,49 @@ int RunResponder(const std::string& url, const std::string& subject, const std::
   return 0;
 }
 
+int RunOrigin(int port, const std::string& body, double max_seconds) {
+  event_base* base = event_base_new();
+  evhttp* http = evhttp_new(base);
+  evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                       EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
+  evhttp_set_gencb(
+      http,
+      [](evhttp_request* req, void* arg) {
+        const auto* payload = static_cast<const std::string*>(arg);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+        evbuffer* out = evbuffer_new();
+        evbuffer_add(out, payload->data(), payload->size());
+        evhttp_send_reply(req, 200, "OK", out);
+        evbuffer_free(out);
+      },
+      const_cast<std::string*>(&body));
+  evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http, "127.0.0.1", static_cast<uint16_t>(port));
+  if (bound == nullptr) {
+    std::cerr << "origin: cannot bind 127.0.0.1:" << port << "\n";
+    return 1;
+  }
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&addr), &len);
+  std::cout << "origin ready on 127.0.0.1:" << ntohs(addr.sin_port) << std::endl;
+  // Bounded: SIGTERM/SIGINT or max_seconds end the loop.
+  auto stop = [](evutil_socket_t, short, void* b) { event_base_loopbreak(static_cast<event_base*>(b)); };
+  event* term = evsignal_new(base, SIGTERM, stop, base);
+  event* intr = evsignal_new(base, SIGINT, stop, base);
+  event* limit = evtimer_new(base, stop, base);
+  timeval tv{static_cast<time_t>(max_seconds), 0};
+  event_add(term, nullptr);
+  event_add(intr, nullptr);
+  event_add(limit, &tv);
+  event_base_dispatch(base);
+  event_free(term);
+  event_free(intr);
+  event_free(limit);
+  evhttp_free(http);
+  event_base_free(base);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,7 +264,14 @@ int main(int argc, char** argv) {
   responder->add_option("--data", data, "reply payload");
   responder->add_option("--max-seconds", max_seconds, "hard stop")->capture_default_str();
 
+  int port = 0;
+  auto* origin = app.add_subcommand("origin", "trivial evhttp origin on 127.0.0.1 (prints its port)");
+  origin->add_option("--port", port, "0 picks a free port")->capture_default_str();
+  origin->add_option("--data", data, "response body")->capture_default_str();
+  origin->add_option("--max-seconds", max_seconds, "hard stop")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+  if (*origin) return RunOrigin(port, data.empty() ? R"({"ok":true})" : data, max_seconds);
   // Block the stop signals before nats.c starts threads, so every thread inherits the mask and the
   // responder can wait for them with sigtimedwait instead of polling.
   sigset_t stop_signals;
