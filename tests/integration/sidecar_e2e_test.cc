@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -283,8 +284,9 @@ TEST_F(SidecarE2ETest, SigtermWithRequestsInFlightAnswersAllAndExitsZero) {
   auto sidecar = StartSidecar({});
   std::vector<NatsRequestSpec> requests(200, Passthrough("GET", "/slow/300"));
   // Publish 200 slow requests, then SIGTERM once the sidecar holds them.
+  absl::Notification published;
   std::thread sender([&] {
-    auto replies = client_->RequestMany(requests, absl::Seconds(20));
+    auto replies = client_->RequestMany(requests, absl::Seconds(20), &published);
     ASSERT_TRUE(replies.ok()) << replies.status();
     int answered = 0;
     for (const auto& reply : *replies) {
@@ -296,8 +298,10 @@ TEST_F(SidecarE2ETest, SigtermWithRequestsInFlightAnswersAllAndExitsZero) {
     }
     EXPECT_EQ(answered, 200);
   });
-  // Once the legacy stand-in has started one slow request, the burst has reached the sidecar: the
-  // others are in its pool queue or in flight to the stand-in (each takes 300 ms, so none is done).
+  // Once nats-server has all 200 (the client's flush returned) and the legacy stand-in has started
+  // one, the burst is with the sidecar: in its pool queue or in flight to the stand-in (each takes
+  // 300 ms, so none is done yet).
+  ASSERT_TRUE(published.WaitForNotificationWithTimeout(absl::Seconds(10)));
   ASSERT_TRUE(legacy_->WaitForOutput("slow request started", In(absl::Seconds(10))).ok());
   auto exit = ValueOrDie(sidecar->Terminate(In(absl::Seconds(15))));
   sender.join();

@@ -100,7 +100,7 @@ absl::StatusOr<NatsReplyMessage> NatsTestClient::Request(const NatsRequestSpec& 
 }
 
 absl::StatusOr<std::vector<std::optional<NatsReplyMessage>>> NatsTestClient::RequestMany(
-    const std::vector<NatsRequestSpec>& requests, absl::Duration timeout) {
+    const std::vector<NatsRequestSpec>& requests, absl::Duration timeout, absl::Notification* published) {
   natsInbox* inbox = nullptr;
   if (absl::Status s = Check(natsInbox_Create(&inbox), "inbox"); !s.ok()) return s;
   std::string prefix = inbox;
@@ -122,6 +122,7 @@ absl::StatusOr<std::vector<std::optional<NatsReplyMessage>>> NatsTestClient::Req
     if (absl::Status s = Check(natsConnection_PublishMsg(conn_, msg->get()), "publish"); !s.ok()) return s;
   }
   if (absl::Status s = Check(natsConnection_Flush(conn_), "flush"); !s.ok()) return s;
+  if (published != nullptr) published->Notify();
 
   std::vector<std::optional<NatsReplyMessage>> replies(requests.size());
   size_t received = 0;

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 
 typedef struct __natsConnection natsConnection;
@@ -43,8 +44,11 @@ class NatsTestClient {
   // Publishes every request at once, each with its own reply subject, then collects replies until
   // all arrived or `timeout` passed. Result[i] is request i's reply; nullopt if none came. A reply
   // arriving twice for one request is an error (kInternal), since the sidecar must answer once.
+  // `published`, when given, is notified once the server has received every request (after a
+  // flush round trip), before the replies are collected.
   absl::StatusOr<std::vector<std::optional<NatsReplyMessage>>> RequestMany(
-      const std::vector<NatsRequestSpec>& requests, absl::Duration timeout);
+      const std::vector<NatsRequestSpec>& requests, absl::Duration timeout,
+      absl::Notification* published = nullptr);
   absl::Status Publish(const NatsRequestSpec& message);
   absl::Status Flush();
 
