@@ -17,6 +17,8 @@ PACKAGES=(
   # integration tests and the demo: a real NATS server and the legacy FastAPI stand-ins, which
   # run on Debian's /usr/bin/python3
   nats-server python3-fastapi python3-uvicorn
+  # tests/ecs: promtool checks the alert rules (npm, for tsc, comes with the machine's nodejs)
+  prometheus
 )
 
 missing=()
