@@ -3,7 +3,7 @@
 Runs under Debian bookworm's python3-fastapi (0.92) and python3-uvicorn (0.17) with
 /usr/bin/python3; tests start it through tests/test_common/legacy_service.h:
 
-    /usr/bin/python3 -m uvicorn --fd N --app-dir tests/legacy app:app
+    /usr/bin/python3 tests/legacy/serve_fd.py N tests/legacy app:app
 
 Every endpoint is ``async def``: the whole app runs on uvicorn's single event-loop thread, so the
 in-memory state below needs no locks.
@@ -22,7 +22,8 @@ Test plumbing (never part of a service's contract):
 * ``POST /admin/fixtures/settings`` -> replaces the settings state: ``{"preset": "spec_example"}``
   or ``{"schemas": [SettingSchema...], "players": {"<player_id>": {"values": {...},
   "revision": n}}, "schema_revision": n}`` (loaded as given, not validated).
-* ``ANY /echo`` and ``ANY /echo/{rest:path}`` -> 200 ``{"method", "path" (raw, undecoded),
+* ``ANY /echo``, ``ANY /echo/{rest:path}`` and ``ANY /api/{service}/_echo/{rest:path}`` (the
+  last one under a service's gateway prefix) -> 200 ``{"method", "path" (raw, undecoded),
   "query" (raw query string), "headers" (lower-cased name -> value; repeats joined with ", "),
   "body" (UTF-8 text)}``.
 * ``ANY /status/{code}`` -> that status. 4xx/5xx carry the SERVICES.md §0.4 error body
@@ -237,6 +238,7 @@ async def admin_settings_fixture(request: Request):
 
 @app.api_route("/echo", methods=ALL_METHODS)
 @app.api_route("/echo/{rest:path}", methods=ALL_METHODS)
+@app.api_route("/api/{service}/_echo/{rest:path}", methods=ALL_METHODS)
 async def echo(request: Request):
     headers = {}
     for name, value in request.headers.raw:

@@ -53,11 +53,10 @@ absl::Status LegacyService::Launch(absl::Time deadline) {
 
   ProcessOptions spawn;
   spawn.name = absl::StrCat("legacy-app:", port_);
-  spawn.argv = {options_.python, "-m", "uvicorn", "--fd", std::to_string(listener->get()),
-                "--app-dir", options_.app_dir, options_.app,
-                // info, not warning: the "Uvicorn running on" line is the readiness signal.
-                "--log-level", "info", "--no-access-log"};
-  spawn.argv.insert(spawn.argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  // serve_fd.py is `uvicorn --fd` without its TCP_NODELAY loss (see the script); it logs the
+  // same "Uvicorn running on" line, the readiness signal.
+  spawn.argv = {options_.python, absl::StrCat(SourceDir(), "/tests/legacy/serve_fd.py"),
+                std::to_string(listener->get()), options_.app_dir, options_.app};
   spawn.inherit_fds = {listener->get()};
   spawn.unset_env = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"};
   spawn.env = {

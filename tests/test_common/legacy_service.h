@@ -2,7 +2,7 @@
 // The legacy FastAPI stand-in (tests/legacy/app.py) as a child process, for integration tests and
 // the demo.
 //
-// The test binds and listens on 127.0.0.1:0 itself and hands the socket to uvicorn (--fd), so the
+// The test binds and listens on 127.0.0.1:0 itself and hands the socket to uvicorn (tests/legacy/serve_fd.py), so the
 // port is known before the child starts and there is no port race. The test closes its own copy
 // once the child holds the socket: when the app dies (Kill(), Stop() or a crash) the port refuses
 // connections as a dead service's would, instead of queueing them unanswered. Restart() binds the
@@ -36,8 +36,6 @@ struct LegacyServiceOptions {
   // {"LEGACY_SETTINGS_PRESET", "spec_example"} (see tests/legacy/app.py).
   std::vector<std::pair<std::string, std::string>> env;
   std::string python = "/usr/bin/python3";
-  // Appended to the uvicorn command line.
-  std::vector<std::string> extra_args;
   // Bound for each start: spawn until uvicorn serves (importing FastAPI takes most of it).
   absl::Duration startup_timeout = absl::Seconds(30);
 };

@@ -65,6 +65,17 @@ SidecarProcess::~SidecarProcess() {
 
 std::string SidecarProcess::admin_address() const { return absl::StrCat("127.0.0.1:", admin_port_); }
 
+absl::StatusOr<int> SidecarProcess::HttpListenerPort(const std::string& name, absl::Time deadline) {
+  auto match = process_->WaitForMatch(
+      std::regex(absl::StrCat("\"msg\":\"http listener listening\",\"listener\":\"", name,
+                              "\"[^\\n]*\"port\":\"([0-9]+)\"")),
+      deadline);
+  if (!match.ok()) return match.status();
+  int port = 0;
+  if (!absl::SimpleAtoi((*match)[1], &port)) return absl::InternalError("bad port in: " + (*match)[0]);
+  return port;
+}
+
 absl::Status SidecarProcess::WaitForReadiness(bool ready, absl::Time deadline, size_t from) {
   std::regex re(absl::StrCat("\"msg\":\"readiness changed\"[^\\n]*\"ready\":\"", ready ? "true" : "false", "\""));
   auto match = process_->WaitForMatch(re, deadline, from);

@@ -36,6 +36,8 @@ class SidecarProcess {
   Process& process() { return *process_; }
   std::string output() const { return process_->output(); }
 
+  // The port of HTTP listener `name`, from its "http listener listening" log line.
+  absl::StatusOr<int> HttpListenerPort(const std::string& name, absl::Time deadline);
   // Waits for the next readiness flip to `ready` logged after output offset `from` (0: any).
   absl::Status WaitForReadiness(bool ready, absl::Time deadline, size_t from = 0);
   // SIGTERM, then waits for exit.
