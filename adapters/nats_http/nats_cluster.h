@@ -60,6 +60,7 @@ class NatsCluster final : public upstream::Cluster {
 
   // Cluster
   const std::string& name() const override { return options_.name; }
+  std::string_view kind() const override { return "nats"; }
   upstream::Cancellable* Send(const http::Request& request,
                               upstream::ResponseCallback done) override;
   // NATS connected. Whether anyone answers a given subject shows per request (kNoResponders).

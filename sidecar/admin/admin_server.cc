@@ -12,6 +12,7 @@
 #include <exception>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/admin/socket_address.h"
@@ -164,6 +165,21 @@ absl::Status AdminServer::AddHandler(std::string path, std::string help, Handler
   return absl::OkStatus();
 }
 
+absl::Status AdminServer::AddPostHandler(std::string prefix, std::string help, Handler handler) {
+  assert(dispatcher_.IsThreadSafe());
+  if (prefix.size() < 2 || prefix.front() != '/' || prefix.back() != '/' ||
+      prefix.find_first_of("?#") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin: POST prefix \"", prefix, "\" must start and end with '/'"));
+  }
+  if (handler == nullptr) return absl::InvalidArgumentError(absl::StrCat("admin: null handler for ", prefix));
+  auto [it, inserted] = post_handlers_.try_emplace(prefix, Entry{std::move(help), std::move(handler)});
+  if (!inserted) {
+    return absl::AlreadyExistsError(absl::StrCat("admin: a POST handler for ", prefix, " already exists"));
+  }
+  return absl::OkStatus();
+}
+
 void AdminServer::OnRequest(evhttp_request* req, void* arg) noexcept {
   static_cast<AdminServer*>(arg)->HandleRequest(req);
 }
@@ -182,10 +198,12 @@ void AdminServer::HandleRequest(evhttp_request* req) {
   }
 
   http::Response response;
-  if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+  if (cmd == EVHTTP_REQ_POST) {
+    response = DispatchPost(request, req);
+  } else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
     response = ErrorResponse(405, "METHOD_NOT_ALLOWED",
-                             absl::StrCat("admin accepts only GET and HEAD, not ", request.method));
-    response.headers.Set("Allow", "GET, HEAD");
+                             absl::StrCat("admin accepts only GET, HEAD and POST, not ", request.method));
+    response.headers.Set("Allow", "GET, HEAD, POST");
   } else {
     response = Dispatch(request);
   }
@@ -227,10 +245,36 @@ http::Response AdminServer::Dispatch(const Request& request) {
         absl::StrCat("no admin handler for ", request.path, "; GET / lists the handlers"));
   }
   if (request.path == "/") return RenderIndex();
+  return Invoke(request, it->second.handler);
+}
+
+http::Response AdminServer::DispatchPost(const Request& request, evhttp_request* req) {
+  const Entry* entry = nullptr;
+  for (const auto& [prefix, e] : post_handlers_) {
+    if (absl::StartsWith(request.path, prefix)) entry = &e;  // map order: the longest match wins last
+  }
+  if (entry == nullptr) {
+    http::Response r = ErrorResponse(405, "METHOD_NOT_ALLOWED", absl::StrCat("no POST handler for ", request.path));
+    r.headers.Set("Allow", "GET, HEAD");
+    return r;
+  }
+  const char* type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+  if (type == nullptr || !absl::StartsWithIgnoreCase(type, "application/json")) {
+    return ErrorResponse(415, "INVALID_ARGUMENT", "admin POST bodies must be Content-Type: application/json");
+  }
+  Request with_body = request;
+  evbuffer* in = evhttp_request_get_input_buffer(req);
+  const size_t length = evbuffer_get_length(in);
+  with_body.body.resize(length);
+  evbuffer_copyout(in, with_body.body.data(), length);
+  return Invoke(with_body, const_cast<Entry*>(entry)->handler);
+}
+
+http::Response AdminServer::Invoke(const Request& request, Handler& handler) {
   // The boundary with arbitrary handler code (which may use nlohmann, yaml-cpp...): nothing may
   // unwind through evhttp's C frames.
   try {
-    return it->second.handler(request);
+    return handler(request);
   } catch (const std::exception& e) {
     log::Error("admin handler threw", {{"path", request.path}, {"what", e.what()}});
     return ErrorResponse(500, "INTERNAL", absl::StrCat("handler for ", request.path, " failed"));
@@ -248,6 +292,9 @@ http::Response AdminServer::RenderIndex() const {
   for (const auto& [path, entry] : handlers_) {
     absl::StrAppend(&response.body, path, std::string(width - path.size() + 2, ' '), entry.help,
                     "\n");
+  }
+  for (const auto& [prefix, entry] : post_handlers_) {
+    absl::StrAppend(&response.body, "POST ", prefix, "...  ", entry.help, "\n");
   }
   return response;
 }

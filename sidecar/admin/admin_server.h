@@ -31,6 +31,7 @@ class AdminServer {
     std::string method;  // "GET" or "HEAD"
     std::string path;    // without the query string, not percent-decoded
     std::string query;   // raw, without '?'; "" when absent
+    std::string body;    // POST only
   };
   // A handler's exceptions are caught at the C boundary and answered with 500.
   using Handler = absl::AnyInvocable<http::Response(const Request&)>;
@@ -55,6 +56,10 @@ class AdminServer {
   // page
   // "/". ALREADY_EXISTS on a duplicate path ("/" itself is the index and taken).
   absl::Status AddHandler(std::string path, std::string help, Handler handler);
+  // A POST handler for every path under `prefix` (which ends with '/'), e.g. "/routes/" serves
+  // POST /routes/<name>/weights. The body must be JSON (Content-Type: application/json), which a
+  // browser cannot send cross-origin without a preflight, so a web page cannot change the sidecar.
+  absl::Status AddPostHandler(std::string prefix, std::string help, Handler handler);
 
   // The bound port (the ephemeral one when created with port 0).
   uint16_t port() const { return port_; }
@@ -70,12 +75,15 @@ class AdminServer {
   static void OnRequest(evhttp_request* req, void* arg) noexcept;
   void HandleRequest(evhttp_request* req);
   http::Response Dispatch(const Request& request);
+  http::Response DispatchPost(const Request& request, evhttp_request* req);
+  static http::Response Invoke(const Request& request, Handler& handler);
   http::Response RenderIndex() const;
 
   event::Dispatcher& dispatcher_;
   EvHttpPtr http_;
   uint16_t port_;
-  std::map<std::string, Entry> handlers_;  // sorted, so the index page is stable
+  std::map<std::string, Entry> handlers_;
+  std::map<std::string, Entry> post_handlers_;  // by prefix  // sorted, so the index page is stable
 };
 using AdminServerPtr = std::unique_ptr<AdminServer>;
 

@@ -72,10 +72,21 @@ struct LegacyHttpClusterConfig {
   std::optional<HealthCheckConfig> health_check;
 };
 
+// Requests leave over NATS request/reply (the gateway and egress paths).
+struct NatsClusterConfig {
+  // action: subject svc.<service>.v1.<action>, payload = the action's JSON object.
+  // passthrough: a fixed `subject`, the HTTP request line in X-Http-Method / X-Http-Path headers.
+  std::string mode = "action";
+  std::string subject;  // required for passthrough; "" in action mode
+  int64_t timeout_ms = 5000;
+  std::string inbox_prefix;  // "" -> _INBOX
+};
+
 struct ClusterConfig {
   std::string name;
-  // Exactly one kind is set. Later issues add nats and native.
+  // Exactly one kind is set. A later issue adds native.
   std::optional<LegacyHttpClusterConfig> legacy_http;
+  std::optional<NatsClusterConfig> nats;
 };
 
 struct NatsListenerConfig {
@@ -86,15 +97,61 @@ struct NatsListenerConfig {
   int64_t max_in_flight = 4096;  // beyond this, replies are UNAVAILABLE (backpressure, not queueing)
 };
 
+// A strict HTTP/1.1 listener: the gateway (edge) or egress (127.0.0.1 inside a task).
+struct HttpListenerConfig {
+  HostPort address;  // required
+  int64_t max_header_bytes = 16384;  // request line + headers; beyond -> 431
+  int64_t max_headers = 100;         // beyond -> 431
+  int64_t max_body_bytes = 1024 * 1024;  // beyond -> 413 before the body is read
+  int64_t header_timeout_ms = 10000;
+  int64_t idle_timeout_ms = 60000;
+  int64_t body_timeout_ms = 30000;
+  int64_t request_timeout_ms = 5000;  // default deadline; a smaller X-Deadline-Ms wins
+  int64_t max_connections = 10000;
+  int64_t max_in_flight = 10000;
+};
+
 struct ListenerConfig {
   std::string name;
+  // Exactly one kind is set.
   std::optional<NatsListenerConfig> nats;
+  std::optional<HttpListenerConfig> http;
+};
+
+// One side of a weighted split.
+struct WeightedClusterConfig {
+  std::string cluster;
+  // Share of requests in basis points (1% = 100), or -1 for "the rest of 100%".
+  int64_t weight_bp = -1;
+};
+
+// Which request property keeps a caller on one side of a split, in every task.
+struct StickyConfig {
+  std::string header;      // e.g. X-Principal
+  std::string json_field;  // a top-level field of the JSON body (or the query parameter of that name)
+};
+
+// The testing override: a header that forces a side, honoured only for listed principals.
+struct RouteOverrideConfig {
+  std::string header = "x-sidecar-route";
+  std::vector<std::string> principals;  // X-Principal values allowed to use it; "*" = anyone
 };
 
 struct RouteConfig {
-  std::string service;  // required
+  std::string name;     // unique; default "<service>/<action or *>" or the prefix
+  std::string service;  // NATS requests match on service (+ action); HTTP ones get this service
   std::string action;   // "" matches every action of the service
-  std::string cluster;  // required, names a cluster
+  std::string prefix;   // HTTP listener requests match on this path prefix; "" = not an HTTP route
+  // Either one cluster, or a weighted split (normalised by the loader: `cluster` alone becomes a
+  // one-entry split of 100%).
+  std::string cluster;
+  std::vector<WeightedClusterConfig> split;
+  std::optional<StickyConfig> sticky;  // absent: random split
+  std::optional<RouteOverrideConfig> override_header;
+  // When the chosen NATS cluster answers "no responders", the request is sent once to this
+  // cluster within the same deadline (counted apart from errors).
+  std::string fallback;
+  int64_t timeout_ms = 0;  // 0: the listener's / cluster's own bound
 };
 
 struct Config {

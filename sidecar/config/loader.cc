@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -120,6 +121,42 @@ bool MatchesName(absl::string_view s, absl::string_view extra) {
 }
 bool IsServiceName(absl::string_view s) { return MatchesName(s, "-"); }
 bool IsActionName(absl::string_view s) { return MatchesName(s, "_"); }
+// Route names appear in admin URLs (/routes/<name>/weights) and metric labels.
+bool IsRouteName(absl::string_view s) {
+  if (s.empty() || !(absl::ascii_islower(s[0]) || absl::ascii_isdigit(s[0]) || s[0] == '/')) return false;
+  for (char c : s) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '.' || c == '/' || c == '*' ||
+          c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "10", "10.5", "0.01" -> basis points (1000, 1050, 1); 0-100 with at most two decimals.
+bool ParsePercentBp(absl::string_view text, int64_t* out) {
+  size_t dot = text.find('.');
+  absl::string_view whole = text.substr(0, dot);
+  absl::string_view frac = dot == absl::string_view::npos ? absl::string_view() : text.substr(dot + 1);
+  if (whole.empty() || whole.size() > 3 || frac.size() > 2 || (dot != absl::string_view::npos && frac.empty())) {
+    return false;
+  }
+  int64_t value = 0;
+  for (char c : whole) {
+    if (!absl::ascii_isdigit(c)) return false;
+    value = value * 10 + (c - '0');
+  }
+  int64_t bp = value * 100;
+  int64_t scale = 10;
+  for (char c : frac) {
+    if (!absl::ascii_isdigit(c)) return false;
+    bp += (c - '0') * scale;
+    scale /= 10;
+  }
+  if (bp > 10000) return false;
+  *out = bp;
+  return true;
+}
 bool IsResourceName(absl::string_view s) { return MatchesName(s, "-_"); }
 
 bool HasSpace(absl::string_view s) {
@@ -500,8 +537,8 @@ class Loader {
   }
 
   void ReadCluster(const YAML::Node& node, const std::string& path, ClusterConfig* out) {
-    static constexpr absl::string_view kKinds[] = {"legacy_http"};
-    MapView map(*this, node, path, {"name", "legacy_http"});
+    static constexpr absl::string_view kKinds[] = {"legacy_http", "nats"};
+    MapView map(*this, node, path, {"name", "legacy_http", "nats"});
     if (!map.ok()) return;
     if (String(map, "name", &out->name, /*required=*/true) && !IsResourceName(out->name)) {
       Error(map.PathOf("name"), absl::StrCat("expected [a-z][a-z0-9_-]*, got '", out->name, "'"));
@@ -509,6 +546,34 @@ class Loader {
     CheckOneKind(map, kKinds);
     if (const YAML::Node* n = map.Get("legacy_http")) {
       ReadLegacyHttp(*n, map.PathOf("legacy_http"), &out->legacy_http.emplace());
+    }
+    if (const YAML::Node* n = map.Get("nats")) {
+      ReadNatsCluster(*n, map.PathOf("nats"), &out->nats.emplace());
+    }
+  }
+
+  void ReadNatsCluster(const YAML::Node& node, const std::string& path, NatsClusterConfig* out) {
+    MapView map(*this, node, path, {"mode", "subject", "timeout_ms", "inbox_prefix"});
+    if (!map.ok()) return;
+    if (String(map, "mode", &out->mode) && out->mode != "action" && out->mode != "passthrough") {
+      Error(map.PathOf("mode"), absl::StrCat("expected action|passthrough, got '", out->mode, "'"));
+    }
+    if (String(map, "subject", &out->subject) && !out->subject.empty() &&
+        !IsSubject(out->subject, /*allow_wildcards=*/false)) {
+      Error(map.PathOf("subject"), absl::StrCat("expected a NATS subject without wildcards, got '",
+                                                out->subject, "'"));
+    }
+    if (out->mode == "passthrough" && out->subject.empty()) {
+      Error(map.PathOf("subject"), "required in passthrough mode");
+    }
+    if (out->mode == "action" && !out->subject.empty()) {
+      Error(map.PathOf("subject"), "not allowed in action mode (the subject is svc.<service>.v1.<action>)");
+    }
+    Int(map, "timeout_ms", kPositive, &out->timeout_ms);
+    if (String(map, "inbox_prefix", &out->inbox_prefix) && !out->inbox_prefix.empty() &&
+        !IsSubject(out->inbox_prefix, /*allow_wildcards=*/false)) {
+      Error(map.PathOf("inbox_prefix"),
+            absl::StrCat("expected a subject prefix such as _INBOX.settings, got '", out->inbox_prefix, "'"));
     }
   }
 
@@ -547,8 +612,8 @@ class Loader {
   }
 
   void ReadListener(const YAML::Node& node, const std::string& path, ListenerConfig* out) {
-    static constexpr absl::string_view kKinds[] = {"nats"};
-    MapView map(*this, node, path, {"name", "nats"});
+    static constexpr absl::string_view kKinds[] = {"nats", "http"};
+    MapView map(*this, node, path, {"name", "nats", "http"});
     if (!map.ok()) return;
     if (String(map, "name", &out->name, /*required=*/true) && !IsResourceName(out->name)) {
       Error(map.PathOf("name"), absl::StrCat("expected [a-z][a-z0-9_-]*, got '", out->name, "'"));
@@ -557,6 +622,27 @@ class Loader {
     if (const YAML::Node* n = map.Get("nats")) {
       ReadNatsListener(*n, map.PathOf("nats"), &out->nats.emplace());
     }
+    if (const YAML::Node* n = map.Get("http")) {
+      ReadHttpListener(*n, map.PathOf("http"), &out->http.emplace());
+    }
+  }
+
+  void ReadHttpListener(const YAML::Node& node, const std::string& path, HttpListenerConfig* out) {
+    MapView map(*this, node, path,
+                {"address", "max_header_bytes", "max_headers", "max_body_bytes", "header_timeout_ms",
+                 "idle_timeout_ms", "body_timeout_ms", "request_timeout_ms", "max_connections",
+                 "max_in_flight"});
+    if (!map.ok()) return;
+    Address(map, "address", /*required=*/true, /*allow_port_zero=*/true, &out->address);
+    Int(map, "max_header_bytes", Range{256, 1024 * 1024}, &out->max_header_bytes);
+    Int(map, "max_headers", Range{1, 10000}, &out->max_headers);
+    Int(map, "max_body_bytes", kPositive, &out->max_body_bytes);
+    Int(map, "header_timeout_ms", kPositive, &out->header_timeout_ms);
+    Int(map, "idle_timeout_ms", kPositive, &out->idle_timeout_ms);
+    Int(map, "body_timeout_ms", kPositive, &out->body_timeout_ms);
+    Int(map, "request_timeout_ms", kPositive, &out->request_timeout_ms);
+    Int(map, "max_connections", kPositive, &out->max_connections);
+    Int(map, "max_in_flight", kPositive, &out->max_in_flight);
   }
 
   void ReadNatsListener(const YAML::Node& node, const std::string& path, NatsListenerConfig* out) {
@@ -586,9 +672,14 @@ class Loader {
   }
 
   void ReadRoute(const YAML::Node& node, const std::string& path, RouteConfig* out) {
-    MapView map(*this, node, path, {"service", "action", "cluster"});
+    MapView map(*this, node, path,
+                {"name", "service", "action", "prefix", "cluster", "split", "sticky", "override",
+                 "fallback", "timeout_ms"});
     if (!map.ok()) return;
-    if (String(map, "service", &out->service, /*required=*/true) && !IsServiceName(out->service)) {
+    if (String(map, "name", &out->name) && !out->name.empty() && !IsRouteName(out->name)) {
+      Error(map.PathOf("name"), absl::StrCat("expected [a-z0-9][a-z0-9_./*-]*, got '", out->name, "'"));
+    }
+    if (String(map, "service", &out->service) && !out->service.empty() && !IsServiceName(out->service)) {
       Error(map.PathOf("service"),
             absl::StrCat("expected [a-z][a-z0-9-]*, got '", out->service, "'"));
     }
@@ -597,7 +688,100 @@ class Loader {
           map.PathOf("action"),
           absl::StrCat("expected [a-z][a-z0-9_]* or \"\" (every action), got '", out->action, "'"));
     }
-    String(map, "cluster", &out->cluster, /*required=*/true);
+    if (String(map, "prefix", &out->prefix) && !out->prefix.empty() &&
+        (out->prefix[0] != '/' || HasSpace(out->prefix))) {
+      Error(map.PathOf("prefix"), absl::StrCat("expected a path starting with '/', got '", out->prefix, "'"));
+    }
+    if (out->service.empty() && out->prefix.empty()) {
+      Error(path, "one of service (NATS requests) or prefix (HTTP requests) required");
+    }
+    if (!out->action.empty() && out->service.empty()) {
+      Error(map.PathOf("action"), "needs service");
+    }
+    const bool has_cluster = String(map, "cluster", &out->cluster) && !out->cluster.empty();
+    const YAML::Node* split = map.Get("split");
+    if (has_cluster == (split != nullptr)) {
+      Error(path, "exactly one of cluster or split required");
+    }
+    if (has_cluster) out->split.push_back(WeightedClusterConfig{out->cluster, 10000});
+    if (split != nullptr) ReadSplit(*split, map.PathOf("split"), &out->split);
+    if (const YAML::Node* n = map.Get("sticky")) {
+      MapView sticky(*this, *n, map.PathOf("sticky"), {"header", "json_field"});
+      if (sticky.ok()) {
+        StickyConfig& cfg = out->sticky.emplace();
+        String(sticky, "header", &cfg.header);
+        String(sticky, "json_field", &cfg.json_field);
+        if (cfg.header.empty() == cfg.json_field.empty()) {
+          Error(sticky.path(), "exactly one of header or json_field required");
+        }
+      }
+    }
+    if (const YAML::Node* n = map.Get("override")) {
+      MapView ov(*this, *n, map.PathOf("override"), {"header", "principals"});
+      if (ov.ok()) {
+        RouteOverrideConfig& cfg = out->override_header.emplace();
+        String(ov, "header", &cfg.header);
+        if (const YAML::Node* p = ov.Get("principals")) {
+          if (!p->IsSequence()) {
+            Error(ov.PathOf("principals"), "expected list");
+          } else {
+            for (size_t i = 0; i < p->size(); ++i) {
+              if (auto v = Scalar((*p)[i], Item(ov.PathOf("principals"), i), "string")) {
+                cfg.principals.push_back(*v);
+              }
+            }
+          }
+        }
+        if (cfg.principals.empty()) {
+          Error(ov.PathOf("principals"), "required (list the X-Principal values allowed, or \"*\")");
+        }
+      }
+    }
+    String(map, "fallback", &out->fallback);
+    Int(map, "timeout_ms", kPositive, &out->timeout_ms);
+    if (out->name.empty()) {
+      out->name = !out->service.empty() ? absl::StrCat(out->service, "/", out->action.empty() ? "*" : out->action)
+                                        : out->prefix;
+    }
+  }
+
+  // Weights are percentages with up to two decimals ("10", "0.5"); one entry may omit its weight
+  // and take the rest of 100%. Without such an entry the weights must add up to exactly 100.
+  void ReadSplit(const YAML::Node& node, const std::string& path, std::vector<WeightedClusterConfig>* out) {
+    if (!node.IsSequence() || node.size() == 0) {
+      Error(path, "expected a non-empty list of {cluster, weight}");
+      return;
+    }
+    int64_t total = 0;
+    int rest = 0;
+    for (size_t i = 0; i < node.size(); ++i) {
+      MapView entry(*this, node[i], Item(path, i), {"cluster", "weight"});
+      if (!entry.ok()) continue;
+      WeightedClusterConfig& w = out->emplace_back();
+      String(entry, "cluster", &w.cluster, /*required=*/true);
+      if (const YAML::Node* weight = entry.Get("weight")) {
+        if (auto text = Scalar(*weight, entry.PathOf("weight"), "percentage")) {
+          if (!ParsePercentBp(*text, &w.weight_bp)) {
+            Error(entry.PathOf("weight"), absl::StrCat("expected a percentage 0-100 (up to 2 decimals), got '",
+                                                       *text, "'"));
+          } else {
+            total += w.weight_bp;
+          }
+        }
+      } else {
+        ++rest;
+      }
+    }
+    if (rest > 1) Error(path, "at most one entry may omit its weight (it takes the rest of 100%)");
+    if (total > 10000) Error(path, absl::StrCat("weights add up to ", total / 100.0, "%, more than 100%"));
+    if (rest == 0 && total != 10000 && total <= 10000) {
+      Error(path, absl::StrCat("weights add up to ", total / 100.0, "%; make them 100% or omit one weight"));
+    }
+    if (rest == 1 && total <= 10000) {
+      for (auto& w : *out) {
+        if (w.weight_bp < 0) w.weight_bp = 10000 - total;
+      }
+    }
   }
 
   // Elements are appended even when broken, so index i in the Config is always path [i] in the
@@ -647,12 +831,40 @@ class Loader {
                 [](const ListenerConfig& l) -> const std::string& { return l.name; });
 
     std::map<std::pair<std::string, std::string>, size_t> routes;
+    std::map<std::string, size_t> prefixes, names;
     std::set<std::string> routed_services;
     for (size_t i = 0; i < config.routes.size(); ++i) {
       const RouteConfig& route = config.routes[i];
       const std::string path = Item("routes", i);
-      if (!route.cluster.empty() && clusters.count(route.cluster) == 0) {
-        Error(Child(path, "cluster"), absl::StrCat("undefined cluster '", route.cluster, "'"));
+      std::set<std::string> seen;
+      for (size_t j = 0; j < route.split.size(); ++j) {
+        const std::string& name = route.split[j].cluster;
+        const std::string where = route.cluster.empty() ? Child(Item(Child(path, "split"), j), "cluster")
+                                                        : Child(path, "cluster");
+        if (!name.empty() && clusters.count(name) == 0) {
+          Error(where, absl::StrCat("undefined cluster '", name, "'"));
+        }
+        if (!name.empty() && !seen.insert(name).second) {
+          Error(where, absl::StrCat("cluster '", name, "' listed twice"));
+        }
+      }
+      if (!route.fallback.empty() && clusters.count(route.fallback) == 0) {
+        Error(Child(path, "fallback"), absl::StrCat("undefined cluster '", route.fallback, "'"));
+      }
+      if (!route.name.empty()) {
+        auto [it, inserted] = names.emplace(route.name, i);
+        if (!inserted) {
+          Error(Child(path, "name"), absl::StrCat("duplicate route name '", route.name, "' (first at routes[",
+                                                  it->second, "])"));
+        }
+      }
+      if (!route.prefix.empty()) {
+        auto [it, inserted] = prefixes.emplace(route.prefix, i);
+        if (!inserted) {
+          Error(Child(path, "prefix"), absl::StrCat("duplicate prefix '", route.prefix, "' (first at routes[",
+                                                    it->second, "])"));
+        }
+        continue;  // an HTTP route; its service only names the requests it matches
       }
       if (route.service.empty()) continue;
       routed_services.insert(route.service);
@@ -921,6 +1133,12 @@ nlohmann::json ToJson(const Config& config) {
       }
       entry["legacy_http"] = std::move(legacy);
     }
+    if (cluster.nats.has_value()) {
+      entry["nats"] = {{"mode", cluster.nats->mode},
+                       {"subject", cluster.nats->subject},
+                       {"timeout_ms", cluster.nats->timeout_ms},
+                       {"inbox_prefix", cluster.nats->inbox_prefix}};
+    }
     clusters.push_back(std::move(entry));
   }
   out["clusters"] = std::move(clusters);
@@ -935,14 +1153,40 @@ nlohmann::json ToJson(const Config& config) {
                        {"max_payload_bytes", listener.nats->max_payload_bytes},
                        {"max_in_flight", listener.nats->max_in_flight}};
     }
+    if (listener.http.has_value()) {
+      const HttpListenerConfig& h = *listener.http;
+      entry["http"] = {{"address", h.address.ToString()},
+                       {"max_header_bytes", h.max_header_bytes},
+                       {"max_headers", h.max_headers},
+                       {"max_body_bytes", h.max_body_bytes},
+                       {"header_timeout_ms", h.header_timeout_ms},
+                       {"idle_timeout_ms", h.idle_timeout_ms},
+                       {"body_timeout_ms", h.body_timeout_ms},
+                       {"request_timeout_ms", h.request_timeout_ms},
+                       {"max_connections", h.max_connections},
+                       {"max_in_flight", h.max_in_flight}};
+    }
     listeners.push_back(std::move(entry));
   }
   out["listeners"] = std::move(listeners);
 
   json routes = json::array();
   for (const RouteConfig& route : config.routes) {
-    routes.push_back(
-        {{"service", route.service}, {"action", route.action}, {"cluster", route.cluster}});
+    json split = json::array();
+    for (const WeightedClusterConfig& w : route.split) {
+      split.push_back({{"cluster", w.cluster}, {"weight", w.weight_bp / 100.0}});
+    }
+    json entry = {{"name", route.name},     {"service", route.service}, {"action", route.action},
+                  {"prefix", route.prefix}, {"split", std::move(split)}, {"fallback", route.fallback},
+                  {"timeout_ms", route.timeout_ms}};
+    if (route.sticky.has_value()) {
+      entry["sticky"] = {{"header", route.sticky->header}, {"json_field", route.sticky->json_field}};
+    }
+    if (route.override_header.has_value()) {
+      entry["override"] = {{"header", route.override_header->header},
+                           {"principals", route.override_header->principals}};
+    }
+    routes.push_back(std::move(entry));
   }
   out["routes"] = std::move(routes);
 

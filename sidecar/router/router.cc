@@ -1,53 +1,320 @@
 #include "sidecar/router/router.h"
 
-namespace sidecar::router {
+#include <algorithm>
+#include <random>
 
-absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Create(
-    const std::vector<config::RouteConfig>& routes, const upstream::ClusterManager& clusters) {
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace sidecar::router {
+namespace {
+
+// Debian's abseil has its own string_view type; convert at the call sites that need absl.
+absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+std::string_view PathOnly(std::string_view path) { return path.substr(0, path.find('?')); }
+
+// The raw value of query parameter `name`, or nullopt.
+std::optional<std::string> QueryParam(std::string_view path, std::string_view name) {
+  size_t q = path.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  for (absl::string_view pair : absl::StrSplit(AV(path.substr(q + 1)), '&')) {
+    absl::string_view key = pair.substr(0, pair.find('='));
+    if (key == AV(name)) return std::string(pair.size() > key.size() ? pair.substr(key.size() + 1) : "");
+  }
+  return std::nullopt;
+}
+
+// The sticky key of a request, or nullopt when it has none (then the split is random).
+std::optional<std::string> StickyKey(const config::StickyConfig& sticky, const http::Request& request) {
+  if (!sticky.header.empty()) {
+    auto value = request.headers.Get(sticky.header);
+    if (!value.has_value() || value->empty()) return std::nullopt;
+    return std::string(*value);
+  }
+  if (!request.body.empty()) {
+    nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_object()) {
+      auto it = body.find(sticky.json_field);
+      if (it != body.end()) {
+        if (it->is_string()) return it->get<std::string>();
+        if (it->is_number_integer()) return it->dump();
+      }
+    }
+  }
+  return QueryParam(request.path, sticky.json_field);
+}
+
+uint32_t RandomBucket() {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return std::uniform_int_distribution<uint32_t>(0, kBuckets - 1)(rng);
+}
+
+bool PrincipalAllowed(const config::RouteOverrideConfig& cfg, const http::Request& request) {
+  const std::string principal(request.headers.GetOr(http::headers::kPrincipal, ""));
+  for (const std::string& allowed : cfg.principals) {
+    if (allowed == "*" || (!principal.empty() && allowed == principal)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+uint64_t Fnv1a64(std::string_view data) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : data) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+uint32_t StickyBucket(std::string_view key) { return static_cast<uint32_t>(Fnv1a64(key) % kBuckets); }
+
+const WeightedCluster& Route::PickByBucket(uint32_t bucket) const {
+  int64_t upper = 0;
+  for (const WeightedCluster& w : split) {
+    upper += w.weight_bp;
+    if (bucket < upper) return w;
+  }
+  // Weights add up to kBuckets, so this is only reached when the last ones are 0.
+  for (auto it = split.rbegin(); it != split.rend(); ++it) {
+    if (it->weight_bp > 0) return *it;
+  }
+  return split.back();
+}
+
+const WeightedCluster* Route::FindSide(std::string_view side) const {
+  for (const WeightedCluster& w : split) {
+    if (w.cluster->name() == side) return &w;
+  }
+  for (const WeightedCluster& w : split) {
+    if (w.cluster->kind() == side) return &w;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Create(const std::vector<config::RouteConfig>& routes,
+                                                                     const upstream::ClusterManager& clusters) {
   auto table = std::make_shared<RouteTable>();
   for (size_t i = 0; i < routes.size(); ++i) {
-    const auto& rc = routes[i];
-    const std::string where = "routes[" + std::to_string(i) + "]";
-    upstream::Cluster* cluster = clusters.Get(rc.cluster);
-    if (cluster == nullptr) {
-      return absl::InvalidArgumentError(where + ".cluster: unknown cluster '" + rc.cluster + "'");
+    const config::RouteConfig& rc = routes[i];
+    const std::string where = absl::StrCat("routes[", i, "]");
+    Route route;
+    route.name = rc.name;
+    route.service = rc.service;
+    route.action = rc.action;
+    route.prefix = rc.prefix;
+    route.sticky = rc.sticky;
+    route.override_header = rc.override_header;
+    route.timeout = std::chrono::milliseconds(rc.timeout_ms);
+    int64_t total = 0;
+    for (const config::WeightedClusterConfig& w : rc.split) {
+      upstream::Cluster* cluster = clusters.Get(w.cluster);
+      if (cluster == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": unknown cluster '", w.cluster, "'"));
+      }
+      route.split.push_back(WeightedCluster{cluster, w.weight_bp});
+      total += w.weight_bp;
     }
-    if (!table->index_.emplace(std::make_pair(rc.service, rc.action), table->routes_.size()).second) {
-      return absl::InvalidArgumentError(where + ": duplicate route for service '" + rc.service +
-                                        "' action '" + rc.action + "'");
+    if (route.split.empty() || total != kBuckets) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": weights must add up to 100%"));
     }
-    table->routes_.push_back(Route{rc.service, rc.action, cluster});
+    if (!rc.fallback.empty()) {
+      route.fallback = clusters.Get(rc.fallback);
+      if (route.fallback == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ".fallback: unknown cluster '", rc.fallback, "'"));
+      }
+    }
+    table->routes_.push_back(std::move(route));
   }
+  table->BuildIndex();
   return std::shared_ptr<const RouteTable>(std::move(table));
 }
 
-const Route* RouteTable::Find(const std::string& service, const std::string& action) const {
-  auto it = index_.find({service, action});
-  if (it == index_.end()) it = index_.find({service, ""});
-  return it == index_.end() ? nullptr : &routes_[it->second];
+void RouteTable::BuildIndex() {
+  by_service_action_.clear();
+  by_prefix_.clear();
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    if (!routes_[i].prefix.empty()) {
+      by_prefix_.emplace_back(routes_[i].prefix, i);
+    } else {
+      by_service_action_.emplace(std::make_pair(routes_[i].service, routes_[i].action), i);
+    }
+  }
+  std::stable_sort(by_prefix_.begin(), by_prefix_.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+}
+
+const Route* RouteTable::Find(const http::Request& request) const {
+  if (!request.service.empty()) {
+    auto it = by_service_action_.find({request.service, request.action});
+    if (it == by_service_action_.end()) it = by_service_action_.find({request.service, ""});
+    return it == by_service_action_.end() ? nullptr : &routes_[it->second];
+  }
+  const std::string_view path = PathOnly(request.path);
+  for (const auto& [prefix, index] : by_prefix_) {
+    if (absl::StartsWith(AV(path), prefix)) return &routes_[index];
+  }
+  return nullptr;
+}
+
+const Route* RouteTable::FindByName(std::string_view name) const {
+  for (const Route& route : routes_) {
+    if (route.name == name) return &route;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::WithWeights(
+    std::string_view name, const std::map<std::string, int64_t>& weights) const {
+  auto copy = std::make_shared<RouteTable>(*this);
+  Route* route = nullptr;
+  for (Route& r : copy->routes_) {
+    if (r.name == name) route = &r;
+  }
+  if (route == nullptr) return absl::NotFoundError(absl::StrCat("no route named '", AV(name), "'"));
+  int64_t total = 0;
+  for (const auto& [cluster, bp] : weights) {
+    bool found = false;
+    for (const WeightedCluster& w : route->split) found = found || w.cluster->name() == cluster;
+    if (!found) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cluster '", cluster, "' is not part of route '", AV(name), "'s split"));
+    }
+    if (bp < 0 || bp > kBuckets) {
+      return absl::InvalidArgumentError(absl::StrCat("weight of '", cluster, "' must be 0-100"));
+    }
+    total += bp;
+  }
+  if (total != kBuckets) {
+    return absl::InvalidArgumentError(absl::StrCat("weights add up to ", total / 100.0, "%, not 100%"));
+  }
+  for (WeightedCluster& w : route->split) {
+    auto it = weights.find(w.cluster->name());
+    w.weight_bp = it == weights.end() ? 0 : it->second;
+  }
+  return std::shared_ptr<const RouteTable>(std::move(copy));
+}
+
+nlohmann::json RouteTable::ToJson() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Route& route : routes_) {
+    nlohmann::json split = nlohmann::json::array();
+    for (const WeightedCluster& w : route.split) {
+      split.push_back({{"cluster", w.cluster->name()}, {"kind", std::string(w.cluster->kind())},
+                       {"weight", w.weight_bp / 100.0}});
+    }
+    nlohmann::json entry = {{"name", route.name}, {"split", std::move(split)}};
+    if (!route.service.empty()) entry["service"] = route.service;
+    if (!route.action.empty()) entry["action"] = route.action;
+    if (!route.prefix.empty()) entry["prefix"] = route.prefix;
+    if (route.sticky.has_value()) {
+      entry["sticky"] = route.sticky->header.empty() ? "json_field:" + route.sticky->json_field
+                                                     : "header:" + route.sticky->header;
+    } else {
+      entry["sticky"] = nullptr;
+    }
+    if (route.fallback != nullptr) entry["fallback"] = route.fallback->name();
+    if (route.timeout.count() > 0) entry["timeout_ms"] = route.timeout.count();
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+absl::StatusOr<const WeightedCluster*> RouterFilter::Choose(const Route& route, http::Request& request,
+                                                            const char** reason) {
+  if (route.override_header.has_value()) {
+    const config::RouteOverrideConfig& cfg = *route.override_header;
+    if (auto side = request.headers.Get(cfg.header); side.has_value()) {
+      const std::string value(*side);
+      request.headers.Remove(cfg.header);  // ours; never forwarded
+      if (!PrincipalAllowed(cfg, request)) {
+        return absl::PermissionDeniedError(
+            absl::StrCat(cfg.header, " is not allowed for principal '",
+                         request.headers.GetOr(http::headers::kPrincipal, ""), "'"));
+      }
+      const WeightedCluster* chosen = route.FindSide(value);
+      if (chosen == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(cfg.header, ": route '", route.name, "' has no side '", value, "'"));
+      }
+      *reason = "override";
+      return chosen;
+    }
+  }
+  if (route.split.size() == 1) {
+    *reason = "split";
+    return &route.split.front();
+  }
+  if (route.sticky.has_value()) {
+    if (auto key = StickyKey(*route.sticky, request); key.has_value()) {
+      *reason = "sticky";
+      return &route.PickByBucket(StickyBucket(*key));
+    }
+  }
+  *reason = "split";
+  return &route.PickByBucket(RandomBucket());
 }
 
 http::FilterStatus RouterFilter::OnRequest(http::Request& request) {
-  const Route* route = table_->Find(request.service, request.action);
-  if (route == nullptr) {
-    callbacks_->SendError(absl::NotFoundError("no route for service '" + request.service + "' action '" +
-                                              request.action + "'"));
+  table_ = routes_->Get();
+  route_ = table_->Find(request);
+  if (route_ == nullptr) {
+    callbacks_->SendError(absl::NotFoundError(
+        request.service.empty()
+            ? absl::StrCat("no route for path '", AV(PathOnly(request.path)), "'")
+            : absl::StrCat("no route for service '", request.service, "' action '", request.action, "'")));
     return http::FilterStatus::kStopIteration;
   }
-  callbacks_->stream_info().route_cluster = route->cluster->name();
-  if (http::Clock::now() >= request.deadline) {
-    callbacks_->SendError(absl::DeadlineExceededError("deadline passed before the request was routed"));
+  if (request.service.empty()) request.service = route_->service;
+  if (route_->timeout.count() > 0) {
+    request.deadline = std::min(request.deadline, http::Clock::now() + route_->timeout);
+  }
+  const char* reason = "split";
+  absl::StatusOr<const WeightedCluster*> chosen = Choose(*route_, request, &reason);
+  if (!chosen.ok()) {
+    callbacks_->SendError(chosen.status());
     return http::FilterStatus::kStopIteration;
   }
-  in_flight_ = route->cluster->Send(request, [this](absl::StatusOr<http::Response> result) {
-    in_flight_ = nullptr;
-    if (result.ok()) {
-      callbacks_->SendResponse(*std::move(result));
-    } else {
-      callbacks_->SendError(result.status());
-    }
-  });
+  upstream::Cluster& cluster = *(*chosen)->cluster;
+  metrics_.route_requests_total.Add({{"route", route_->name}, {"cluster", cluster.name()}, {"reason", reason}})
+      .Increment();
+  request_ = &request;
+  Send(cluster);
   return http::FilterStatus::kStopIteration;
+}
+
+void RouterFilter::Send(upstream::Cluster& cluster) {
+  callbacks_->stream_info().route_cluster = cluster.name();
+  if (http::Clock::now() >= request_->deadline) {
+    callbacks_->SendError(absl::DeadlineExceededError("deadline passed before the request was routed"));
+    return;
+  }
+  in_flight_ = cluster.Send(*request_, [this, &cluster](absl::StatusOr<http::Response> result) {
+    in_flight_ = nullptr;
+    OnResult(cluster, std::move(result));
+  });
+}
+
+void RouterFilter::OnResult(upstream::Cluster& cluster, absl::StatusOr<http::Response> result) {
+  if (result.ok()) {
+    callbacks_->SendResponse(*std::move(result));
+    return;
+  }
+  // Nobody serves this subject (a NATS side not deployed yet, or all its tasks gone): one more try
+  // on the fallback side within the same deadline. Counted apart from errors.
+  if (!fell_back_ && route_->fallback != nullptr && route_->fallback != &cluster &&
+      upstream::GetFailureKind(result.status()) == upstream::FailureKind::kNoResponders) {
+    fell_back_ = true;
+    metrics_.route_fallback_total
+        .Add({{"route", route_->name}, {"from", cluster.name()}, {"to", route_->fallback->name()}})
+        .Increment();
+    Send(*route_->fallback);
+    return;
+  }
+  callbacks_->SendError(result.status());
 }
 
 void RouterFilter::OnDestroy() {
@@ -57,8 +324,10 @@ void RouterFilter::OnDestroy() {
   }
 }
 
-http::FilterFactory RouterFilterFactory(std::shared_ptr<const RouteTable> table) {
-  return [table = std::move(table)]() -> http::FilterPtr { return std::make_unique<RouterFilter>(table); };
+http::FilterFactory RouterFilterFactory(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics) {
+  return [routes = std::move(routes), &metrics]() -> http::FilterPtr {
+    return std::make_unique<RouterFilter>(routes, metrics);
+  };
 }
 
 }  // namespace sidecar::router

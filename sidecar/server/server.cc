@@ -2,8 +2,11 @@
 
 #include <csignal>
 
+#include "adapters/common/errors.h"
+#include "adapters/nats_http/nats_cluster.h"
 #include "adapters/nats_http/nats_http.h"
 #include "adapters/nats_http/nats_listener.h"
+#include "sidecar/http/http_listener.h"
 #include "sidecar/common/logging.h"
 #include "sidecar/common/status_macros.h"
 #include "sidecar/config/loader.h"
@@ -69,32 +72,13 @@ absl::Status Server::Init() {
   log::Info("admin listening", {{"address", config_.admin.address.host + ":" + std::to_string(admin_->port())},
                                 {"port", std::to_string(admin_->port())}});
 
-  for (const auto& cc : config_.clusters) {
-    if (cc.legacy_http) {
-      ASSIGN_OR_RETURN(auto cluster, upstream::LegacyHttpCluster::Create(cc, dispatcher_, metrics_));
-      cluster->SetOnChange([this](bool) { ReevaluateReadiness(); });
-      RETURN_IF_ERROR(clusters_.Add(std::move(cluster)));
-    }
-  }
-  ASSIGN_OR_RETURN(routes_, router::RouteTable::Create(config_.routes, clusters_));
+  // The connection comes first: nats clusters and listeners use it. It connects in the background.
   ASSIGN_OR_RETURN(nats_, nats::Connection::Create(config_.nats, dispatcher_, metrics_));
   nats_->SetStateCallback([this](bool) { ReevaluateReadiness(); });
-
-  for (const auto& lc : config_.listeners) {
-    if (!lc.nats) continue;
-    std::shared_ptr<const adapters::nats_http::ActionRouteTable> actions;
-    if (const auto* service = FindService(config_, lc.nats->service)) {
-      ASSIGN_OR_RETURN(auto table, adapters::nats_http::ActionRouteTable::Create(*service, 0));
-      actions = std::make_shared<const adapters::nats_http::ActionRouteTable>(std::move(table));
-    }
-    std::vector<http::FilterFactory> filters;
-    filters.push_back(router::RouterFilterFactory(routes_));
-    ASSIGN_OR_RETURN(auto listener,
-                     adapters::nats_http::NatsListener::Create(lc.name, *lc.nats, *nats_, metrics_,
-                                                               std::move(actions), std::move(filters)));
-    RETURN_IF_ERROR(listener->Start());
-    listeners_.push_back(std::move(listener));
-  }
+  RETURN_IF_ERROR(CreateClusters());
+  ASSIGN_OR_RETURN(auto table, router::RouteTable::Create(config_.routes, clusters_));
+  routes_ = std::make_shared<router::RouteTableHolder>(std::move(table));
+  RETURN_IF_ERROR(CreateListeners());
 
   for (int signum : {SIGTERM, SIGINT}) {
     signals_.push_back(dispatcher_.ListenForSignal(signum, [this, signum] {
@@ -115,9 +99,76 @@ void Server::ReevaluateReadiness() {
 }
 
 Server::~Server() {
-  // Listeners (subscriptions) before the connection they use; clusters and admin after.
+  // Listeners, then clusters (a nats cluster owns an inbox subscription), then the connection.
   listeners_.clear();
+  clusters_.Clear();
   nats_.reset();
+}
+
+absl::Status Server::CreateClusters() {
+  for (const auto& cc : config_.clusters) {
+    if (cc.legacy_http) {
+      ASSIGN_OR_RETURN(auto cluster, upstream::LegacyHttpCluster::Create(cc, dispatcher_, metrics_));
+      cluster->SetOnChange([this](bool) { ReevaluateReadiness(); });
+      RETURN_IF_ERROR(clusters_.Add(std::move(cluster)));
+    } else if (cc.nats) {
+      adapters::nats_http::NatsClusterOptions options;
+      options.name = cc.name;
+      options.mode = cc.nats->mode == "passthrough" ? adapters::nats_http::ClientMode::kPassthrough
+                                                    : adapters::nats_http::ClientMode::kAction;
+      options.subject = cc.nats->subject;
+      options.timeout = std::chrono::milliseconds(cc.nats->timeout_ms);
+      if (!cc.nats->inbox_prefix.empty()) options.inbox_prefix = cc.nats->inbox_prefix;
+      ASSIGN_OR_RETURN(auto cluster, adapters::nats_http::NatsCluster::Create(options, *nats_, metrics_));
+      RETURN_IF_ERROR(clusters_.Add(std::move(cluster)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<http::FilterFactory> Server::FilterChain() {
+  std::vector<http::FilterFactory> filters;
+  filters.push_back(router::RouterFilterFactory(routes_, metrics_));
+  return filters;
+}
+
+absl::Status Server::CreateListeners() {
+  for (const auto& lc : config_.listeners) {
+    if (lc.nats) {
+      std::shared_ptr<const adapters::nats_http::ActionRouteTable> actions;
+      if (const auto* service = FindService(config_, lc.nats->service)) {
+        ASSIGN_OR_RETURN(auto table, adapters::nats_http::ActionRouteTable::Create(*service, 0));
+        actions = std::make_shared<const adapters::nats_http::ActionRouteTable>(std::move(table));
+      }
+      ASSIGN_OR_RETURN(auto listener, adapters::nats_http::NatsListener::Create(
+                                          lc.name, *lc.nats, *nats_, metrics_, std::move(actions), FilterChain()));
+      RETURN_IF_ERROR(listener->Start());
+      listeners_.push_back(std::move(listener));
+    } else if (lc.http) {
+      const config::HttpListenerConfig& hc = *lc.http;
+      http::HttpListener::Options options;
+      options.name = lc.name;
+      options.address = hc.address;
+      options.max_header_bytes = static_cast<size_t>(hc.max_header_bytes);
+      options.max_headers = static_cast<size_t>(hc.max_headers);
+      options.max_body_bytes = static_cast<size_t>(hc.max_body_bytes);
+      options.header_timeout = std::chrono::milliseconds(hc.header_timeout_ms);
+      options.idle_timeout = std::chrono::milliseconds(hc.idle_timeout_ms);
+      options.body_timeout = std::chrono::milliseconds(hc.body_timeout_ms);
+      options.request_timeout = std::chrono::milliseconds(hc.request_timeout_ms);
+      options.max_connections = static_cast<size_t>(hc.max_connections);
+      options.max_in_flight = static_cast<size_t>(hc.max_in_flight);
+      options.error_response = [](const absl::Status& status) { return adapters::ErrorResponseFromStatus(status); };
+      ASSIGN_OR_RETURN(auto listener,
+                       http::HttpListener::Create(std::move(options), dispatcher_, metrics_, FilterChain()));
+      RETURN_IF_ERROR(listener->Start());
+      log::Info("http listener listening", {{"listener", lc.name},
+                                            {"address", hc.address.host + ":" + std::to_string(listener->port())},
+                                            {"port", std::to_string(listener->port())}});
+      listeners_.push_back(std::move(listener));
+    }
+  }
+  return absl::OkStatus();
 }
 
 void Server::InstallAdminHandlers() {
@@ -142,6 +193,43 @@ void Server::InstallAdminHandlers() {
   add("/config_dump", "the effective configuration, secrets redacted", [this](const admin::AdminServer::Request&) {
     return JsonResponse(200, config::ToJson(config_));
   });
+  add("/routes", "routes with their current weights (POST /routes/<name>/weights changes them)",
+      [this](const admin::AdminServer::Request&) { return JsonResponse(200, routes_->Get()->ToJson()); });
+  absl::Status st = admin_->AddPostHandler(
+      "/routes/", "POST /routes/<name>/weights {\"<cluster>\": <percent>, ...}: new weights, applied atomically",
+      [this](const admin::AdminServer::Request& r) { return SetRouteWeights(r); });
+  if (!st.ok()) log::Error("admin handler not installed", {{"path", "/routes/"}, {"error", st.ToString()}});
+}
+
+http::Response Server::SetRouteWeights(const admin::AdminServer::Request& request) {
+  constexpr std::string_view kPrefix = "/routes/";
+  constexpr std::string_view kSuffix = "/weights";
+  std::string_view path = request.path;
+  if (path.size() <= kPrefix.size() + kSuffix.size() || path.substr(path.size() - kSuffix.size()) != kSuffix) {
+    return adapters::ErrorResponse("NOT_FOUND", "expected POST /routes/<name>/weights", {});
+  }
+  const std::string name(path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) {
+    return adapters::ErrorResponseFromStatus(
+        absl::InvalidArgumentError("body must be a JSON object {\"<cluster>\": <percent>, ...}"));
+  }
+  std::map<std::string, int64_t> weights;
+  for (const auto& [cluster, value] : body.items()) {
+    if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 100) {
+      return adapters::ErrorResponseFromStatus(
+          absl::InvalidArgumentError("weight of '" + cluster + "' must be a number 0-100"));
+    }
+    weights[cluster] = static_cast<int64_t>(value.get<double>() * 100 + 0.5);
+  }
+  auto table = routes_->Get()->WithWeights(name, weights);
+  if (!table.ok()) return adapters::ErrorResponseFromStatus(table.status());
+  routes_->Set(*table);
+  log::Info("route weights changed", {{"route", name}, {"weights", body.dump()}});
+  for (const nlohmann::json& route : (*table)->ToJson()) {
+    if (route["name"] == name) return JsonResponse(200, route);
+  }
+  return JsonResponse(200, {});
 }
 
 Server::Readiness Server::CheckReadiness() const {

@@ -51,6 +51,10 @@ class Server {
   Server(config::Config config, event::Dispatcher& dispatcher);
   absl::Status Init();
   void InstallAdminHandlers();
+  absl::Status CreateClusters();
+  absl::Status CreateListeners();
+  std::vector<http::FilterFactory> FilterChain();
+  http::Response SetRouteWeights(const admin::AdminServer::Request& request);
   void SetState(State state);
   void BeginDrain();
   void OnListenerDrained();
@@ -64,8 +68,8 @@ class Server {
   State state_ = State::kInitializing;
   std::unique_ptr<admin::AdminServer> admin_;
   upstream::ClusterManager clusters_;
-  std::shared_ptr<const router::RouteTable> routes_;
   std::unique_ptr<nats::Connection> nats_;
+  std::shared_ptr<router::RouteTableHolder> routes_;
   std::vector<std::unique_ptr<http::Listener>> listeners_;
   std::vector<event::SignalEventPtr> signals_;
   event::TimerPtr drain_timer_;

@@ -64,6 +64,12 @@ class Metrics {
   // labels: cluster, result (success|failure)
   prometheus::Family<prometheus::Counter>& health_checks_total;
 
+  // --- routing ------------------------------------------------------------------------------------
+  // Which side of a route served a request. labels: route, cluster, reason (split|sticky|override)
+  prometheus::Family<prometheus::Counter>& route_requests_total;
+  // Requests re-sent to the route's fallback cluster after "no responders". labels: route, from, to
+  prometheus::Family<prometheus::Counter>& route_fallback_total;
+
   // --- server ------------------------------------------------------------------------------------
   // Constant 1. labels: version, git_sha
   prometheus::Family<prometheus::Gauge>& build_info;

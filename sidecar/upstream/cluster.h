@@ -45,6 +45,8 @@ class Cluster {
  public:
   virtual ~Cluster() = default;
   virtual const std::string& name() const = 0;
+  // The cluster's kind as a route override names it: "legacy", "nats" or "native".
+  virtual std::string_view kind() const = 0;
   // Dispatcher thread only. The request is copied or consumed as the cluster needs; the returned handle
   // stays valid until `done` runs or Cancel() is called.
   virtual Cancellable* Send(const http::Request& request, ResponseCallback done) = 0;

@@ -22,6 +22,8 @@ class ClusterManager {
   ClusterManager& operator=(const ClusterManager&) = delete;
 
   absl::Status Add(ClusterPtr cluster);
+  // Destroys every cluster (the server does this before closing the NATS connection they use).
+  void Clear() { clusters_.clear(); }
   // nullptr when absent.
   Cluster* Get(const std::string& name) const;
   const std::map<std::string, ClusterPtr>& clusters() const { return clusters_; }

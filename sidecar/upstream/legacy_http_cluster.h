@@ -46,6 +46,7 @@ class LegacyHttpCluster final : public Cluster, private HttpClientConnection::Ca
 
   // Cluster
   const std::string& name() const override { return name_; }
+  std::string_view kind() const override { return "legacy"; }
   Cancellable* Send(const http::Request& request, ResponseCallback done) override;
   // True when no health check is configured.
   bool Healthy() const override;

@@ -68,6 +68,12 @@ class AdminServerTest : public ::testing::Test {
                                   throw std::runtime_error("boom");
                                 })
                     .ok());
+    ASSERT_TRUE(admin_.server()
+                    .AddPostHandler("/routes/", "changes things",
+                                    [](const AdminServer::Request& r) {
+                                      return Text(200, "{\"path\":\"" + r.path + "\",\"body\":" + r.body + "}");
+                                    })
+                    .ok());
     admin_.Start();
   }
 
@@ -141,6 +147,22 @@ TEST_F(AdminServerTest, PostIs405WithAllowHeader) {
   EXPECT_THAT(response, StartsWith("HTTP/1.1 405 "));
   EXPECT_THAT(response, HasSubstr("Allow: GET, HEAD\r\n"));
   EXPECT_THAT(Body(response), HasSubstr(R"("code":"METHOD_NOT_ALLOWED")"));
+}
+
+TEST_F(AdminServerTest, PostUnderARegisteredPrefixReachesItsHandlerWithTheBody) {
+  std::string response = RawExchange(admin_.port(),
+                                     "POST /routes/r1/weights HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                     "Content-Length: 8\r\nConnection: close\r\n\r\n{\"a\":10}");
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 200 "));
+  EXPECT_EQ(Body(response), R"({"path":"/routes/r1/weights","body":{"a":10}})");
+}
+
+TEST_F(AdminServerTest, PostWithoutJsonContentTypeIs415) {
+  // A browser form can POST text/plain cross-origin without a preflight; it must not reach the handler.
+  std::string response = RawExchange(admin_.port(),
+                                     "POST /routes/r1/weights HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                                     "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
+  EXPECT_THAT(response, StartsWith("HTTP/1.1 415 "));
 }
 
 TEST_F(AdminServerTest, DeleteIs405) {
