@@ -9,6 +9,8 @@
 #   SIDECAR_BUILD_DIR=/tmp/b tests/run.sh           build directory (default: <repo>/build)
 #   SIDECAR_JOBS=4 tests/run.sh                     build parallelism (default: nproc)
 #   SIDECAR_SKIP_DEPS=1 tests/run.sh                skip ecs/local/install-deps.sh
+#   SIDECAR_TEST_IMAGE=1 tests/run.sh               also run the `image` label (ecs/image's build stage
+#                                                   as a script: a second, Release build, ~4 min)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +37,9 @@ step "test"
 ctest_args=(--test-dir "$build_dir" --output-on-failure -j2 --timeout 300 --no-tests=error)
 if [[ -n "${SIDECAR_TEST_LABELS:-}" ]]; then
   ctest_args+=(-L "$SIDECAR_TEST_LABELS")
+fi
+if [[ "${SIDECAR_TEST_IMAGE:-0}" != "1" && -z "${SIDECAR_TEST_LABELS:-}" ]]; then
+  ctest_args+=(-LE image)
 fi
 if [[ -n "${SIDECAR_TEST_REGEX:-}" ]]; then
   ctest_args+=(-R "$SIDECAR_TEST_REGEX")

@@ -695,7 +695,7 @@ class Loader {
     if (out->service.empty() && out->prefix.empty()) {
       Error(path, "one of service (NATS requests) or prefix (HTTP requests) required");
     }
-    if (!out->action.empty() && out->service.empty()) {
+    if (!out->action.empty() && out->service.empty() && !out->prefix.empty()) {
       Error(map.PathOf("action"), "needs service");
     }
     const bool has_cluster = String(map, "cluster", &out->cluster) && !out->cluster.empty();
@@ -738,10 +738,10 @@ class Loader {
       }
     }
     String(map, "fallback", &out->fallback);
-    Int(map, "timeout_ms", kPositive, &out->timeout_ms);
+    Int(map, "timeout_ms", Range{0}, &out->timeout_ms);  // 0: no route-level bound
     if (out->name.empty()) {
-      out->name = !out->service.empty() ? absl::StrCat(out->service, "/", out->action.empty() ? "*" : out->action)
-                                        : out->prefix;
+      out->name = !out->prefix.empty() ? out->prefix
+                                       : absl::StrCat(out->service, "/", out->action.empty() ? "*" : out->action);
     }
   }
 
@@ -851,27 +851,30 @@ class Loader {
       if (!route.fallback.empty() && clusters.count(route.fallback) == 0) {
         Error(Child(path, "fallback"), absl::StrCat("undefined cluster '", route.fallback, "'"));
       }
-      if (!route.name.empty()) {
+      // A duplicate match is reported once; its (default) name would only repeat it.
+      bool duplicate = false;
+      if (!route.prefix.empty()) {
+        auto [it, inserted] = prefixes.emplace(route.prefix, i);
+        if (!inserted) {
+          duplicate = true;
+          Error(Child(path, "prefix"), absl::StrCat("duplicate prefix '", route.prefix, "' (first at routes[",
+                                                    it->second, "])"));
+        }
+      } else if (!route.service.empty()) {  // a NATS route; an HTTP route's service only names its requests
+        routed_services.insert(route.service);
+        auto [it, inserted] = routes.emplace(std::make_pair(route.service, route.action), i);
+        if (!inserted) {
+          duplicate = true;
+          Error(path, absl::StrCat("duplicate route for service '", route.service, "' action '",
+                                   route.action, "' (first at routes[", it->second, "])"));
+        }
+      }
+      if (!duplicate && !route.name.empty()) {
         auto [it, inserted] = names.emplace(route.name, i);
         if (!inserted) {
           Error(Child(path, "name"), absl::StrCat("duplicate route name '", route.name, "' (first at routes[",
                                                   it->second, "])"));
         }
-      }
-      if (!route.prefix.empty()) {
-        auto [it, inserted] = prefixes.emplace(route.prefix, i);
-        if (!inserted) {
-          Error(Child(path, "prefix"), absl::StrCat("duplicate prefix '", route.prefix, "' (first at routes[",
-                                                    it->second, "])"));
-        }
-        continue;  // an HTTP route; its service only names the requests it matches
-      }
-      if (route.service.empty()) continue;
-      routed_services.insert(route.service);
-      auto [it, inserted] = routes.emplace(std::make_pair(route.service, route.action), i);
-      if (!inserted) {
-        Error(path, absl::StrCat("duplicate route for service '", route.service, "' action '",
-                                 route.action, "' (first at routes[", it->second, "])"));
       }
     }
     for (size_t i = 0; i < config.listeners.size(); ++i) {

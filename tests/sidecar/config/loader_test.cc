@@ -470,7 +470,7 @@ clusters:
       health_check: {path: /h, intervall_ms: 5}
     weight: 3
 listeners: [{name: l, nats: {service: settings, subjects: x}, extra: 1}]
-routes: [{service: settings, cluster: legacy, prefix: /}]
+routes: [{service: settings, cluster: legacy, match: /}]
 extra_top: 1
 )");
   EXPECT_THAT(errors, Contains(StartsWith("admin.adress: unknown key")));
@@ -484,7 +484,7 @@ extra_top: 1
       Contains(StartsWith("clusters[0].legacy_http.health_check.intervall_ms: unknown key")));
   EXPECT_THAT(errors, Contains("listeners[0].extra: unknown key"));
   EXPECT_THAT(errors, Contains(StartsWith("listeners[0].nats.subjects: unknown key")));
-  EXPECT_THAT(errors, Contains("routes[0].prefix: unknown key"));
+  EXPECT_THAT(errors, Contains("routes[0].match: unknown key"));
   EXPECT_THAT(errors, Contains("extra_top: unknown key"));
   EXPECT_THAT(errors, SizeIs(11));
 }
@@ -762,11 +762,12 @@ routes:
   - {service: Bad, action: Get-It, cluster: ""}
 )");
   EXPECT_THAT(errors,
-              ElementsAre("routes[0].service: required", "routes[0].cluster: required",
+              ElementsAre("routes[0]: one of service (NATS requests) or prefix (HTTP requests) required",
+                          "routes[0]: exactly one of cluster or split required",
                           "routes[1].service: expected [a-z][a-z0-9-]*, got 'Bad'",
                           "routes[1].action: expected [a-z][a-z0-9_]* or \"\" (every action), got "
                           "'Get-It'",
-                          "routes[1].cluster: required"));
+                          "routes[1]: exactly one of cluster or split required"));
 }
 
 TEST_F(LoaderTest, EveryListenerServiceNeedsARoute) {
@@ -794,7 +795,7 @@ clusters:
   - {name: noaddr, legacy_http: {}}
   - {name: nulladdr, legacy_http: {address: ~}}
 )");
-  EXPECT_THAT(errors, ElementsAre("clusters[0]: exactly one of legacy_http required",
+  EXPECT_THAT(errors, ElementsAre("clusters[0]: exactly one of legacy_http|nats required",
                                   "clusters[1].name: required",
                                   "clusters[2].name: expected [a-z][a-z0-9_-]*, got 'Upper'",
                                   "clusters[3].legacy_http: duplicate key",
@@ -825,7 +826,7 @@ clusters: [{name: legacy, legacy_http: {address: "127.0.0.1:8000"}}]
 )");
   EXPECT_THAT(
       errors,
-      ElementsAre("listeners[0]: exactly one of nats required", "listeners[1].name: required",
+      ElementsAre("listeners[0]: exactly one of nats|http required", "listeners[1].name: required",
                   "listeners[2].nats.service: expected [a-z][a-z0-9-]*, got 'Settings'",
                   "listeners[2].nats.subject: expected a NATS subject, got 'svc..v1'",
                   "listeners[2].nats.queue: must not contain whitespace, got 'two words'",
@@ -1040,6 +1041,103 @@ TEST(ExampleConfigsTest, LegacyForwardRequiresService) {
   absl::StatusOr<Config> config = LoadFromFile((dir / "legacy-forward.yaml").string(), FakeEnv({}));
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(std::string(config.status().message()), HasSubstr("'SERVICE'"));
+}
+
+}  // namespace
+}  // namespace sidecar::config
+
+// ------------------------------------------------------------------------------------------------
+// Gateway: http listeners, nats clusters, splits
+
+namespace sidecar::config {
+namespace {
+
+constexpr char kGateway[] = R"(
+nats: {servers: ["nats://127.0.0.1:4222"]}
+listeners:
+  - name: gw
+    http: {address: "127.0.0.1:15001", max_body_bytes: 2048}
+clusters:
+  - {name: legacy, legacy_http: {address: "127.0.0.1:8000"}}
+  - {name: nats, nats: {mode: passthrough, subject: svc.settings.v1.http, timeout_ms: 700}}
+)";
+
+class GatewayConfigTest : public ::testing::Test {
+ protected:
+  absl::StatusOr<Config> Load(const std::string& routes) {
+    return LoadFromString(std::string(kGateway) + routes, [](absl::string_view) { return std::nullopt; });
+  }
+  std::vector<std::string> Errors(const std::string& routes) {
+    absl::StatusOr<Config> config = Load(routes);
+    if (config.ok()) return {};
+    return absl::StrSplit(config.status().message(), '\n');
+  }
+};
+
+TEST_F(GatewayConfigTest, ASplitWithOneOpenWeightTakesTheRest) {
+  auto config = Load(R"(
+routes:
+  - prefix: /api/settings/
+    service: settings
+    split: [{cluster: nats, weight: "10.5"}, {cluster: legacy}]
+    sticky: {header: X-Principal}
+    override: {principals: ["admin:ops"]}
+    fallback: legacy
+    timeout_ms: 900
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const RouteConfig& route = config->routes[0];
+  EXPECT_EQ(route.name, "/api/settings/");
+  ASSERT_EQ(route.split.size(), 2u);
+  EXPECT_EQ(route.split[0].weight_bp, 1050);
+  EXPECT_EQ(route.split[1].weight_bp, 8950);
+  EXPECT_EQ(route.sticky->header, "X-Principal");
+  EXPECT_EQ(route.override_header->header, "x-sidecar-route");
+  EXPECT_EQ(route.fallback, "legacy");
+  EXPECT_EQ(config->listeners[0].http->max_body_bytes, 2048);
+  EXPECT_EQ(config->clusters[1].nats->mode, "passthrough");
+  EXPECT_EQ(config->clusters[1].nats->timeout_ms, 700);
+}
+
+TEST_F(GatewayConfigTest, SplitsAreChecked) {
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, split: [{cluster: nats, weight: 60}, {cluster: legacy, weight: 30}]}]"),
+              ::testing::ElementsAre("routes[0].split: weights add up to 90%; make them 100% or omit one weight"));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, split: [{cluster: nats}, {cluster: legacy}]}]"),
+              ::testing::Contains(::testing::HasSubstr("at most one entry may omit its weight")));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, split: [{cluster: nats, weight: 10.123}, {cluster: legacy}]}]"),
+              ::testing::Contains(::testing::HasSubstr("routes[0].split[0].weight: expected a percentage")));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, split: [{cluster: nats, weight: 50}, {cluster: nats}]}]"),
+              ::testing::Contains("routes[0].split[1].cluster: cluster 'nats' listed twice"));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, cluster: legacy, split: [{cluster: nats}]}]"),
+              ::testing::Contains("routes[0]: exactly one of cluster or split required"));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, cluster: legacy, fallback: nope}]"),
+              ::testing::Contains("routes[0].fallback: undefined cluster 'nope'"));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, cluster: legacy, sticky: {header: a, json_field: b}}]"),
+              ::testing::Contains("routes[0].sticky: exactly one of header or json_field required"));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, cluster: legacy, override: {header: x}}]"),
+              ::testing::Contains(::testing::StartsWith("routes[0].override.principals: required")));
+  EXPECT_THAT(Errors("routes: [{prefix: a/, cluster: legacy}, {prefix: /b/, cluster: legacy}, "
+                     "{prefix: /b/, cluster: legacy}]"),
+              ::testing::ElementsAre("routes[0].prefix: expected a path starting with '/', got 'a/'",
+                                     "routes[2].prefix: duplicate prefix '/b/' (first at routes[1])"));
+}
+
+TEST_F(GatewayConfigTest, NatsClustersAndHttpListenersAreChecked) {
+  auto errors = [](const std::string& yaml) {
+    auto config = LoadFromString(yaml, [](absl::string_view) { return std::nullopt; });
+    return config.ok() ? std::vector<std::string>{}
+                       : std::vector<std::string>(absl::StrSplit(config.status().message(), '\n'));
+  };
+  const std::string nats = "nats: {servers: [\"nats://127.0.0.1:4222\"]}\n";
+  EXPECT_THAT(errors(nats + "clusters: [{name: n, nats: {mode: passthrough}}]"),
+              ::testing::ElementsAre("clusters[0].nats.subject: required in passthrough mode"));
+  EXPECT_THAT(errors(nats + "clusters: [{name: n, nats: {subject: svc.a.v1.b}}]"),
+              ::testing::ElementsAre(::testing::StartsWith("clusters[0].nats.subject: not allowed in action mode")));
+  EXPECT_THAT(errors(nats + "clusters: [{name: n, nats: {mode: fast}}]"),
+              ::testing::ElementsAre("clusters[0].nats.mode: expected action|passthrough, got 'fast'"));
+  EXPECT_THAT(errors(nats + "listeners: [{name: h, http: {max_headers: 0}}]"),
+              ::testing::ElementsAre("listeners[0].http.address: required",
+                                     "listeners[0].http.max_headers: must be 1-10000"));
 }
 
 }  // namespace
