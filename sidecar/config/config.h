@@ -82,11 +82,25 @@ struct NatsClusterConfig {
   std::string inbox_prefix;  // "" -> _INBOX
 };
 
+// Native C++ ports in this process (services/registry names them).
+struct NativeClusterConfig {
+  std::vector<std::string> services;  // spec names; "all" = every hostable port
+  std::string store = "memory";       // memory | jetstream (KV bucket shared by every task)
+  std::string kv_bucket = "svc-state";
+  int64_t kv_replicas = 1;
+  std::string events = "memory";      // memory | jetstream (stream EVENTS, Nats-Msg-Id dedupe)
+  bool fixtures = false;              // enables POST /api/<svc>/_fixture and svc.<svc>.v1._fixture
+  // Serve the hosted ports: a NATS listener and route per service (svc.<svc>.v1.>), and a
+  // /api/<svc>/ route on every HTTP listener. The server adds them to the effective config.
+  bool serve = false;
+};
+
 struct ClusterConfig {
   std::string name;
-  // Exactly one kind is set. A later issue adds native.
+  // Exactly one kind is set.
   std::optional<LegacyHttpClusterConfig> legacy_http;
   std::optional<NatsClusterConfig> nats;
+  std::optional<NativeClusterConfig> native;
 };
 
 struct NatsListenerConfig {

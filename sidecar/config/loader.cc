@@ -537,8 +537,8 @@ class Loader {
   }
 
   void ReadCluster(const YAML::Node& node, const std::string& path, ClusterConfig* out) {
-    static constexpr absl::string_view kKinds[] = {"legacy_http", "nats"};
-    MapView map(*this, node, path, {"name", "legacy_http", "nats"});
+    static constexpr absl::string_view kKinds[] = {"legacy_http", "nats", "native"};
+    MapView map(*this, node, path, {"name", "legacy_http", "nats", "native"});
     if (!map.ok()) return;
     if (String(map, "name", &out->name, /*required=*/true) && !IsResourceName(out->name)) {
       Error(map.PathOf("name"), absl::StrCat("expected [a-z][a-z0-9_-]*, got '", out->name, "'"));
@@ -550,6 +550,45 @@ class Loader {
     if (const YAML::Node* n = map.Get("nats")) {
       ReadNatsCluster(*n, map.PathOf("nats"), &out->nats.emplace());
     }
+    if (const YAML::Node* n = map.Get("native")) {
+      ReadNativeCluster(*n, map.PathOf("native"), &out->native.emplace());
+    }
+  }
+
+  void ReadNativeCluster(const YAML::Node& node, const std::string& path, NativeClusterConfig* out) {
+    MapView map(*this, node, path,
+                {"services", "store", "kv_bucket", "kv_replicas", "events", "fixtures", "serve"});
+    if (!map.ok()) return;
+    // A list, or one string with commas ("auth,settings" or "all"), so an env var can choose.
+    if (const YAML::Node* n = map.Get("services")) {
+      std::vector<std::string> items;
+      if (n->IsSequence()) {
+        for (size_t i = 0; i < n->size(); ++i) {
+          if (auto v = Scalar((*n)[i], Item(map.PathOf("services"), i), "string")) items.push_back(*v);
+        }
+      } else if (auto v = Scalar(*n, map.PathOf("services"), "list or comma-separated string")) {
+        for (absl::string_view part : absl::StrSplit(*v, ',', absl::SkipWhitespace())) {
+          items.emplace_back(absl::StripAsciiWhitespace(part));
+        }
+      }
+      for (const std::string& item : items) {
+        if (item != "all" && !IsServiceName(item)) {
+          Error(map.PathOf("services"), absl::StrCat("expected service names or all, got '", item, "'"));
+        }
+      }
+      out->services = std::move(items);
+    }
+    if (out->services.empty()) Error(map.PathOf("services"), "required");
+    if (String(map, "store", &out->store) && out->store != "memory" && out->store != "jetstream") {
+      Error(map.PathOf("store"), absl::StrCat("expected memory|jetstream, got '", out->store, "'"));
+    }
+    String(map, "kv_bucket", &out->kv_bucket);
+    Int(map, "kv_replicas", Range{1, 5}, &out->kv_replicas);
+    if (String(map, "events", &out->events) && out->events != "memory" && out->events != "jetstream") {
+      Error(map.PathOf("events"), absl::StrCat("expected memory|jetstream, got '", out->events, "'"));
+    }
+    Bool(map, "fixtures", &out->fixtures);
+    Bool(map, "serve", &out->serve);
   }
 
   void ReadNatsCluster(const YAML::Node& node, const std::string& path, NatsClusterConfig* out) {
@@ -1135,6 +1174,12 @@ nlohmann::json ToJson(const Config& config) {
                                   {"unhealthy_threshold", hc.unhealthy_threshold}};
       }
       entry["legacy_http"] = std::move(legacy);
+    }
+    if (cluster.native.has_value()) {
+      const NativeClusterConfig& n = *cluster.native;
+      entry["native"] = {{"services", n.services}, {"store", n.store},   {"kv_bucket", n.kv_bucket},
+                         {"kv_replicas", n.kv_replicas}, {"events", n.events}, {"fixtures", n.fixtures},
+                         {"serve", n.serve}};
     }
     if (cluster.nats.has_value()) {
       entry["nats"] = {{"mode", cluster.nats->mode},

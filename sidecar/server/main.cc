@@ -10,6 +10,7 @@
 #include "sidecar/common/logging.h"
 #include "sidecar/config/loader.h"
 #include "sidecar/event/dispatcher.h"
+#include "sidecar/server/effective_config.h"
 #include "sidecar/server/server.h"
 
 namespace {
@@ -19,7 +20,8 @@ using sidecar::config::Config;
 absl::StatusOr<Config> LoadAndCheck(const std::string& path) {
   auto config = sidecar::config::LoadFromFile(path, sidecar::config::ProcessEnv());
   if (!config.ok()) return config.status();
-  absl::Status st = sidecar::server::CheckConfig(*config);
+  absl::Status st = sidecar::server::ExpandConfig(*config);
+  if (st.ok()) st = sidecar::server::CheckConfig(*config);
   if (!st.ok()) return st;
   return config;
 }

@@ -6,6 +6,12 @@
 #include "adapters/nats_http/nats_cluster.h"
 #include "adapters/nats_http/nats_http.h"
 #include "adapters/nats_http/nats_listener.h"
+#include "adapters/native/native_cluster.h"
+#include "services/common/in_memory_state_store.h"
+#include "services/common/jetstream_event_publisher.h"
+#include "services/common/jetstream_kv_state_store.h"
+#include "services/registry/registry.h"
+#include "sidecar/server/effective_config.h"
 #include "sidecar/http/http_listener.h"
 #include "sidecar/common/logging.h"
 #include "sidecar/common/status_macros.h"
@@ -58,6 +64,7 @@ Server::Server(config::Config config, event::Dispatcher& dispatcher)
     : config_(std::move(config)), dispatcher_(dispatcher) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(config::Config config, event::Dispatcher& dispatcher) {
+  RETURN_IF_ERROR(ExpandConfig(config));
   RETURN_IF_ERROR(CheckConfig(config));
   std::unique_ptr<Server> server(new Server(std::move(config), dispatcher));
   RETURN_IF_ERROR(server->Init());
@@ -102,7 +109,46 @@ Server::~Server() {
   // Listeners, then clusters (a nats cluster owns an inbox subscription), then the connection.
   listeners_.clear();
   clusters_.Clear();
+  publishers_.clear();
+  stores_.clear();
   nats_.reset();
+}
+
+absl::Status Server::CreateNativeCluster(const config::ClusterConfig& cc) {
+  const config::NativeClusterConfig& nc = *cc.native;
+  services::ServiceDeps deps;
+  deps.fixtures_enabled = nc.fixtures;
+  if (nc.store == "jetstream") {
+    // Binding the bucket is a blocking round trip: fine at startup, and it fails fast (and the
+    // task restarts) when NATS is not reachable, instead of serving with no shared state.
+    services::JetStreamKvStateStore::Options options;
+    options.bucket = nc.kv_bucket;
+    options.replicas = static_cast<int>(nc.kv_replicas);
+    ASSIGN_OR_RETURN(auto store, services::JetStreamKvStateStore::Create(nats_->raw(), dispatcher_, options));
+    stores_.push_back(std::move(store));
+  } else {
+    stores_.push_back(std::make_unique<services::InMemoryStateStore>(dispatcher_));
+  }
+  deps.store = stores_.back().get();
+  if (nc.events == "jetstream") {
+    ASSIGN_OR_RETURN(auto publisher, services::JetStreamEventPublisher::Create(nats_->raw(), dispatcher_, {}));
+    publishers_.push_back(std::move(publisher));
+  } else {
+    publishers_.push_back(std::make_unique<services::InMemoryEventPublisher>(dispatcher_));
+  }
+  deps.events = publishers_.back().get();
+  adapters::native::NativeClusterOptions options;
+  options.name = cc.name;
+  options.services = nc.services;
+  options.deps = deps;
+  ASSIGN_OR_RETURN(auto cluster, adapters::native::NativeCluster::Create(
+                                     std::move(options), dispatcher_, metrics_,
+                                     [](std::string_view name, const services::ServiceDeps& d) {
+                                       return services::MakeService(name, d);
+                                     }));
+  log::Info("native cluster hosting", {{"cluster", cc.name}, {"services", cluster->HealthDetail()},
+                                       {"store", nc.store}, {"events", nc.events}});
+  return clusters_.Add(std::move(cluster));
 }
 
 absl::Status Server::CreateClusters() {
@@ -121,6 +167,8 @@ absl::Status Server::CreateClusters() {
       if (!cc.nats->inbox_prefix.empty()) options.inbox_prefix = cc.nats->inbox_prefix;
       ASSIGN_OR_RETURN(auto cluster, adapters::nats_http::NatsCluster::Create(options, *nats_, metrics_));
       RETURN_IF_ERROR(clusters_.Add(std::move(cluster)));
+    } else if (cc.native) {
+      RETURN_IF_ERROR(CreateNativeCluster(cc));
     }
   }
   return absl::OkStatus();

@@ -16,6 +16,8 @@
 #include "sidecar/router/router.h"
 #include "sidecar/stats/metrics.h"
 #include "sidecar/upstream/cluster_manager.h"
+#include "services/common/event_publisher.h"
+#include "services/common/state_store.h"
 
 namespace sidecar::server {
 
@@ -52,6 +54,7 @@ class Server {
   absl::Status Init();
   void InstallAdminHandlers();
   absl::Status CreateClusters();
+  absl::Status CreateNativeCluster(const config::ClusterConfig& cc);
   absl::Status CreateListeners();
   std::vector<http::FilterFactory> FilterChain();
   http::Response SetRouteWeights(const admin::AdminServer::Request& request);
@@ -69,6 +72,9 @@ class Server {
   std::unique_ptr<admin::AdminServer> admin_;
   upstream::ClusterManager clusters_;
   std::unique_ptr<nats::Connection> nats_;
+  // Owned for the native clusters, which hold raw pointers: destroyed after them.
+  std::vector<std::unique_ptr<services::StateStore>> stores_;
+  std::vector<std::unique_ptr<services::EventPublisher>> publishers_;
   std::shared_ptr<router::RouteTableHolder> routes_;
   std::vector<std::unique_ptr<http::Listener>> listeners_;
   std::vector<event::SignalEventPtr> signals_;

@@ -1,0 +1,180 @@
+#include "adapters/native/native_cluster.h"
+
+#include <cassert>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "adapters/common/errors.h"
+#include "adapters/transcoding/json_codec.h"
+
+namespace sidecar::adapters::native {
+namespace {
+
+absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+http::Response JsonResponse(std::string body) {
+  http::Response response;
+  response.status = 200;
+  response.headers.Set("Content-Type", "application/json");
+  response.body = std::move(body);
+  return response;
+}
+
+std::string_view PathOnly(std::string_view path) { return path.substr(0, path.find('?')); }
+
+}  // namespace
+
+// One in-flight call: lets Cancel() drop the port's eventual answer.
+class NativeCluster::Call final : public upstream::Cancellable {
+ public:
+  Call(NativeCluster& cluster, uint64_t id, upstream::ResponseCallback done)
+      : cluster_(cluster), id_(id), done_(std::move(done)), start_(http::Clock::now()) {}
+  void Cancel() override { cluster_.calls_.erase(id_); }  // destroys this; `done` never runs
+  void Finish(absl::StatusOr<http::Response> result) { std::move(done_)(std::move(result)); }
+  http::Clock::time_point start() const { return start_; }
+
+ private:
+  NativeCluster& cluster_;
+  uint64_t id_;
+  upstream::ResponseCallback done_;
+  http::Clock::time_point start_;
+};
+
+NativeCluster::NativeCluster(std::string name, event::Dispatcher& dispatcher, stats::Metrics& metrics)
+    : name_(std::move(name)),
+      dispatcher_(dispatcher),
+      rq_total_(metrics.upstream_rq_total),
+      rq_duration_(&metrics.upstream_rq_duration_seconds.Add({{"cluster", name_}},
+                                                             stats::Metrics::LatencyBuckets())) {}
+
+NativeCluster::~NativeCluster() { *alive_ = false; }
+
+absl::StatusOr<std::unique_ptr<NativeCluster>> NativeCluster::Create(NativeClusterOptions options,
+                                                                     event::Dispatcher& dispatcher,
+                                                                     stats::Metrics& metrics,
+                                                                     ServiceFactory factory) {
+  if (options.deps.store == nullptr || options.deps.events == nullptr) {
+    return absl::InvalidArgumentError("native cluster needs a state store and an event publisher");
+  }
+  if (options.services.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("native cluster '", options.name, "' hosts no service"));
+  }
+  std::unique_ptr<NativeCluster> cluster(new NativeCluster(options.name, dispatcher, metrics));
+  for (const std::string& name : options.services) {
+    auto hosted = std::make_unique<Hosted>();
+    auto service = factory(name, options.deps);
+    if (!service.ok()) return service.status();
+    hosted->service = *std::move(service);
+    hosted->service->Register(hosted->registry);
+    if (!hosted->registry.status().ok()) return hosted->registry.status();
+    auto transcoder = transcoding::Transcoder::Create(name);
+    if (!transcoder.ok()) return transcoder.status();
+    hosted->transcoder = *std::move(transcoder);
+    cluster->hosted_.emplace(name, std::move(hosted));
+    cluster->service_names_.push_back(name);
+  }
+  return cluster;
+}
+
+std::string NativeCluster::HealthDetail() const {
+  return absl::StrCat("hosting ", absl::StrJoin(service_names_, ", "));
+}
+
+upstream::Cancellable* NativeCluster::Send(const http::Request& request, upstream::ResponseCallback done) {
+  const uint64_t id = next_id_++;
+  auto call = std::make_unique<Call>(*this, id, std::move(done));
+  Call* handle = call.get();
+  calls_.emplace(id, std::move(call));
+
+  // Every outcome completes from a posted task: a cluster never answers inside Send().
+  auto fail = [this, id](absl::Status status) {
+    dispatcher_.Post([this, id, status, alive = std::weak_ptr<bool>(alive_)]() mutable {
+      if (alive.expired()) return;
+      Complete(id, ErrorResponseFromStatus(status));
+    });
+  };
+
+  auto it = hosted_.find(request.service);
+  if (it == hosted_.end()) {
+    fail(absl::NotFoundError(absl::StrCat("service '", request.service, "' is not hosted by native cluster '",
+                                          name_, "'")));
+    return handle;
+  }
+  Hosted& hosted = *it->second;
+
+  // HTTP form -> action + binary request; `_fixture` has no schema route.
+  const std::string fixture_path = absl::StrCat("/api/", request.service, "/_fixture");
+  std::string action;
+  std::string json_payload;
+  std::string proto_payload;
+  bool is_fixture = PathOnly(request.path) == fixture_path;
+  if (is_fixture) {
+    action = "_fixture";
+    json_payload = request.body.empty() ? "{}" : request.body;
+  } else {
+    auto decoded = hosted.transcoder->DecodeHttpRequest(request.method, request.path, request.body);
+    if (!decoded.ok()) {
+      fail(decoded.status());
+      return handle;
+    }
+    action = decoded->action;
+    proto_payload = std::move(decoded->proto);
+  }
+
+  services::Method* method = hosted.registry.Find(action);
+  if (method == nullptr) {
+    fail(absl::NotFoundError(absl::StrCat("action '", action, "' is not implemented by the native port")));
+    return handle;
+  }
+  auto ctx = std::make_shared<services::CallContext>(
+      services::CallContext::FromHeaders(request.headers, absl::Now(), request.deadline));
+  if (absl::Status st = method->Preflight(*ctx); !st.ok()) {
+    fail(st);
+    return handle;
+  }
+  services::MessagePtr message = method->NewRequest();
+  if (is_fixture) {
+    if (absl::Status st = transcoding::JsonTextToMessage(json_payload, *message); !st.ok()) {
+      fail(st);
+      return handle;
+    }
+  } else if (!message->ParseFromString(proto_payload)) {
+    fail(absl::InternalError("transcoded request does not parse as " + method->request_descriptor().full_name()));
+    return handle;
+  }
+
+  method->Invoke(*ctx, std::move(message),
+                 [this, id, ctx, alive = std::weak_ptr<bool>(alive_)](absl::StatusOr<services::MessagePtr> result) {
+                   // Invoke may answer inline; the cluster contract says never inside Send().
+                   dispatcher_.Post([this, id, result = std::move(result), alive]() mutable {
+                     if (alive.expired()) return;
+                     if (!result.ok()) {
+                       Complete(id, ErrorResponseFromStatus(result.status()));
+                       return;
+                     }
+                     auto json = transcoding::MessageToJsonText(**result);
+                     if (!json.ok()) {
+                       Complete(id, ErrorResponseFromStatus(json.status()));
+                       return;
+                     }
+                     Complete(id, JsonResponse(*std::move(json)));
+                   });
+                 });
+  return handle;
+}
+
+void NativeCluster::Complete(uint64_t id, absl::StatusOr<http::Response> result) {
+  auto it = calls_.find(id);
+  if (it == calls_.end()) return;  // cancelled
+  std::unique_ptr<Call> call = std::move(it->second);
+  calls_.erase(it);
+  const int status = result.ok() ? result->status : 500;
+  rq_total_.Add({{"cluster", name_}, {"outcome", absl::StrCat(status / 100, "xx")}}).Increment();
+  rq_duration_->Observe(std::chrono::duration<double>(http::Clock::now() - call->start()).count());
+  call->Finish(std::move(result));
+}
+
+}  // namespace sidecar::adapters::native

@@ -1,0 +1,78 @@
+#pragma once
+// The `native` cluster: native C++ ports in this process, behind the same Cluster interface as the
+// legacy HTTP service, so a route can send any action to a port exactly as it sends it to legacy.
+//
+// One request, in SERVICES.md §0.4 order:
+//   the HTTP form (method + path + JSON body; the NATS listener produced it from the action route)
+//   -> action + JSON payload (the service's schema routes; POST /api/<svc>/_fixture -> `_fixture`)
+//   -> CallContext from the headers (X-Request-Time as now, X-Principal, deadline)
+//   -> Method::Preflight (UNAUTHENTICATED, X-Request-Time) -> JSON -> <Action>Request
+//   -> the port's handler (asynchronous; never blocks the loop)
+//   -> <Action>Response as JSON, 200; a port error as its §0.4 status and body.
+// Port errors are responses (4xx/5xx), not transport failures, as with the legacy cluster.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "adapters/transcoding/transcoder.h"
+#include "prometheus/counter.h"
+#include "prometheus/histogram.h"
+#include "services/common/service.h"
+#include "services/common/service_deps.h"
+#include "sidecar/event/dispatcher.h"
+#include "sidecar/stats/metrics.h"
+#include "sidecar/upstream/cluster.h"
+
+namespace sidecar::adapters::native {
+
+// Makes a port by spec name (services/registry's MakeService in the server; fakes in tests).
+using ServiceFactory =
+    absl::AnyInvocable<absl::StatusOr<services::ServicePtr>(std::string_view name, const services::ServiceDeps&)>;
+
+struct NativeClusterOptions {
+  std::string name;
+  std::vector<std::string> services;  // spec names to host
+  services::ServiceDeps deps;         // store and publisher outlive the cluster
+};
+
+class NativeCluster final : public upstream::Cluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<NativeCluster>> Create(NativeClusterOptions options,
+                                                               event::Dispatcher& dispatcher,
+                                                               stats::Metrics& metrics, ServiceFactory factory);
+  ~NativeCluster() override;
+
+  const std::string& name() const override { return name_; }
+  std::string_view kind() const override { return "native"; }
+  upstream::Cancellable* Send(const http::Request& request, upstream::ResponseCallback done) override;
+  bool Healthy() const override { return true; }
+  std::string HealthDetail() const override;
+
+  const std::vector<std::string>& services() const { return service_names_; }
+
+ private:
+  struct Hosted {
+    services::ServicePtr service;
+    services::HandlerRegistry registry;
+    std::unique_ptr<const transcoding::Transcoder> transcoder;
+  };
+  class Call;
+
+  NativeCluster(std::string name, event::Dispatcher& dispatcher, stats::Metrics& metrics);
+  void Complete(uint64_t id, absl::StatusOr<http::Response> result);
+
+  std::string name_;
+  event::Dispatcher& dispatcher_;
+  std::map<std::string, std::unique_ptr<Hosted>, std::less<>> hosted_;
+  std::vector<std::string> service_names_;
+  std::map<uint64_t, std::unique_ptr<Call>> calls_;
+  uint64_t next_id_ = 1;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  prometheus::Family<prometheus::Counter>& rq_total_;
+  prometheus::Histogram* rq_duration_;
+};
+
+}  // namespace sidecar::adapters::native
