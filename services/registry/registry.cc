@@ -2,6 +2,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/auth/auth_service.h"
+#include "services/event_bus/event_bus_service.h"
+#include "services/language_system/language_system_service.h"
+#include "services/payment/payment_service.h"
+#include "services/settings/settings_service.h"
+#include "services/state_manager/state_manager_service.h"
+#include "services/time_manager/time_manager_service.h"
 
 namespace sidecar::services {
 namespace {
@@ -15,7 +22,15 @@ struct Port {
 
 // Ports register here as they land (SERVICES.md §2 order).
 const std::vector<Port>& Ports() {
-  static const std::vector<Port> ports = {};
+  static const std::vector<Port> ports = {
+      {"auth", &MakeAuthService},
+      {"settings", &MakeSettingsService},
+      {"payment", &MakePaymentService},
+      {"state-manager", &MakeStateManagerService},
+      {"event-bus", &MakeEventBusService},
+      {"language-system", &MakeLanguageSystemService},
+      {"time-manager", &MakeTimeManagerService},
+  };
   return ports;
 }
 
