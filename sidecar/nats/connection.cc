@@ -88,8 +88,21 @@ struct Connection::Shared {
   static Shared* From(void* closure) { return static_cast<Shared*>(closure); }
 
   // nats.c callbacks: run on nats.c threads; noexcept so nothing unwinds into C.
-  static void OnConnected(natsConnection*, void* closure) noexcept {
+  // "Connected" must mean "the server has our subscriptions": nats.c re-sends SUBs on (re)connect
+  // but reports before the server has processed them, and a request in that window would get "no
+  // responders" although /ready already said yes. A PING/PONG round trip closes the window. This
+  // runs on nats.c's callback thread; the PONG is read by the loop thread, so it cannot deadlock.
+  static void ConfirmSubscriptions(natsConnection* nc, Shared* self) {
+    natsStatus s = natsConnection_FlushTimeout(nc, 2000);
+    if (s != NATS_OK) {
+      log::Warn("nats flush after connect failed; reporting connected anyway",
+                {{"connection", self->name}, {"error", natsStatus_GetText(s)}});
+    }
+  }
+
+  static void OnConnected(natsConnection* nc, void* closure) noexcept {
     auto* self = From(closure);
+    ConfirmSubscriptions(nc, self);
     log::Info("nats connected", {{"connection", self->name}});
     self->SetConnected(true);
   }
@@ -99,9 +112,10 @@ struct Connection::Shared {
     log::Warn("nats disconnected", {{"connection", self->name}});
     self->SetConnected(false);
   }
-  static void OnReconnected(natsConnection*, void* closure) noexcept {
+  static void OnReconnected(natsConnection* nc, void* closure) noexcept {
     auto* self = From(closure);
     self->reconnects->Increment();
+    ConfirmSubscriptions(nc, self);
     log::Info("nats reconnected", {{"connection", self->name}});
     self->SetConnected(true);
   }

@@ -795,7 +795,7 @@ clusters:
   - {name: noaddr, legacy_http: {}}
   - {name: nulladdr, legacy_http: {address: ~}}
 )");
-  EXPECT_THAT(errors, ElementsAre("clusters[0]: exactly one of legacy_http|nats required",
+  EXPECT_THAT(errors, ElementsAre("clusters[0]: exactly one of legacy_http|nats|native required",
                                   "clusters[1].name: required",
                                   "clusters[2].name: expected [a-z][a-z0-9_-]*, got 'Upper'",
                                   "clusters[3].legacy_http: duplicate key",
