@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "adapters/common/errors.h"
 #include "adapters/transcoding/json_codec.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace sidecar::adapters::native {
 namespace {
@@ -137,8 +138,10 @@ upstream::Cancellable* NativeCluster::Send(const http::Request& request, upstrea
   }
   services::MessagePtr message = method->NewRequest();
   if (is_fixture) {
-    if (absl::Status st = transcoding::JsonTextToMessage(json_payload, *message); !st.ok()) {
-      fail(st);
+    // The fixture document is a google.protobuf.Struct, which the spec-convention codec does not
+    // parse at the top level; protobuf's own JSON parser maps a JSON object onto it exactly.
+    if (!google::protobuf::util::JsonStringToMessage(json_payload, message.get()).ok()) {
+      fail(adapters::InvalidArgument("body", "malformed", "the fixture document must be a JSON object"));
       return handle;
     }
   } else if (!message->ParseFromString(proto_payload)) {

@@ -32,7 +32,9 @@ bool IsSupportedMethod(std::string_view method) {
                                             method) != std::end(kBodyMethods);
 }
 
+// `_fixture` and other framework actions start with one underscore (SERVICES.md actions never do).
 bool IsValidActionName(std::string_view name) {
+  if (!name.empty() && name[0] == '_') name.remove_prefix(1);
   if (name.empty() || name[0] < 'a' || name[0] > 'z') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
@@ -132,7 +134,7 @@ absl::StatusOr<ActionRouteTable> ActionRouteTable::Create(const config::ServiceC
     std::string where = absl::StrCat("services[", index, "].actions.", cfg.action, ": ");
     if (!IsValidActionName(cfg.action)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "action name must match [a-z][a-z0-9_]*"));
+          absl::StrCat(where, "action name must match _?[a-z][a-z0-9_]*"));
     }
     if (table.Find(cfg.action) != nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(where, "duplicate action"));

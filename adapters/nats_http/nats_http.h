@@ -57,7 +57,8 @@ struct NatsReply {
   std::string data;
 };
 
-// svc.<service>.v1.<action>; service `[a-z][a-z0-9-]*`, action `[a-z][a-z0-9_]*`.
+// svc.<service>.v1.<action>; service `[a-z][a-z0-9-]*`, action `_?[a-z][a-z0-9_]*` (a leading `_`
+// marks framework actions such as `_fixture`).
 struct Subject {
   std::string service;
   std::string action;

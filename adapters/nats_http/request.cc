@@ -61,7 +61,9 @@ bool IsServiceName(std::string_view s) {
   });
 }
 
+// `_fixture` and other framework actions start with one underscore (SERVICES.md actions never do).
 bool IsActionName(std::string_view s) {
+  if (!s.empty() && s[0] == '_') s.remove_prefix(1);
   if (s.empty() || s[0] < 'a' || s[0] > 'z') return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
@@ -161,7 +163,7 @@ absl::StatusOr<Subject> ParseSubject(std::string_view subject) {
     return malformed("expected svc.<service>.v1.<action>");
   }
   if (!IsServiceName(tokens[1])) return malformed("service name must match [a-z][a-z0-9-]*");
-  if (!IsActionName(tokens[3])) return malformed("action name must match [a-z][a-z0-9_]*");
+  if (!IsActionName(tokens[3])) return malformed("action name must match _?[a-z][a-z0-9_]*");
   return Subject{std::string(tokens[1]), std::string(tokens[3])};
 }
 

@@ -22,6 +22,8 @@ using Json = nlohmann::json;
 namespace pb = ::settings::v1;
 
 // A stand-in port speaking the settings schema: enough to exercise the pipeline, not the rules.
+int last_fixture_fields = -1;
+
 class FakeSettings final : public services::Service {
  public:
   explicit FakeSettings(const services::ServiceDeps& deps) : deps_(deps) {}
@@ -47,7 +49,8 @@ class FakeSettings final : public services::Service {
           std::move(done)(response);
         });
     services::RegisterFixtureAction(r, deps_.fixtures_enabled, *deps_.store, {"settings/"},
-                                    [](const google::protobuf::Struct&, const services::CallContext&) {
+                                    [](const google::protobuf::Struct& document, const services::CallContext&) {
+                                      last_fixture_fields = document.fields_size();
                                       return absl::StatusOr<std::vector<services::StoreEntry>>(
                                           std::vector<services::StoreEntry>{});
                                     });
@@ -154,8 +157,9 @@ TEST_F(NativeClusterTest, FixturesAreRefusedUnlessEnabled) {
   EXPECT_EQ(Send("POST", "/api/settings/_fixture", "{}").status, 403);
   TearDown();
   Make(/*fixtures=*/true);
-  http::Response r = Send("POST", "/api/settings/_fixture", R"({"schemas":[]})");
+  http::Response r = Send("POST", "/api/settings/_fixture", R"({"schemas":[],"players":{}})");
   EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(last_fixture_fields, 2);  // the whole document reached the port
 }
 
 TEST_F(NativeClusterTest, ACancelledCallNeverAnswers) {

@@ -69,7 +69,7 @@ TEST(ActionRouteTableTest, BuildErrorsNameTheConfigPath) {
   EXPECT_EQ(CreateError({{"a", "GET", "/a"}, {"a", "POST", "/b"}}),
             "services[3].actions.a: duplicate action");
   EXPECT_EQ(CreateError({{"GetX", "GET", "/a"}}),
-            "services[3].actions.GetX: action name must match [a-z][a-z0-9_]*");
+            "services[3].actions.GetX: action name must match _?[a-z][a-z0-9_]*");
   EXPECT_EQ(CreateError({{"", "GET", "/a"}}), "services[3].actions[0]: action name is empty");
   EXPECT_THAT(CreateError({{"a", "GET", "/x/{id}"}, {"b", "GET", "/x/{key}"}}),
               HasSubstr("services[3].actions.b: GET /x/{key} is ambiguous with action a"));
