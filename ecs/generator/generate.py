@@ -42,9 +42,8 @@ STOP_MARGIN_S = 15
 APP_STOP_TIMEOUT_S = 20
 
 # Configs a task definition may select that do not exist yet, with the drain timeout they will
-# have. The native variant's config arrives with the native service framework (issue 5); until
-# then lint.py reports it as pending rather than failing.
-PENDING_CONFIGS = {"native.yaml": {"issue": 5, "drain_timeout_ms": 15000}}
+# have; lint.py reports them as pending rather than failing. None today.
+PENDING_CONFIGS = {}
 
 COLUMNS = ["service", "cpu", "memory", "app_port", "min", "max", "cpu_target", "inflight",
            "config", "cutover", "native_issue", "app_secrets"]
@@ -173,7 +172,7 @@ def task_definition(template, row, p, root=ROOT):
 def native_variant(template, row, p, root=ROOT):
     """The end state after cut-over: no legacy container; the sidecar hosts the native port and
     gets the whole task, plus the secrets the legacy app had (the port needs them now)."""
-    native_row = dict(row, config="native.yaml", cutover="native")
+    native_row = dict(row, config="native-host.yaml", cutover="native")
     td = task_definition(template, native_row, p, root)
     td["containerDefinitions"] = [c for c in td["containerDefinitions"] if c["name"] != "app"]
     sidecar = td["containerDefinitions"][0]
@@ -181,6 +180,12 @@ def native_variant(template, row, p, root=ROOT):
     sidecar["memory"] = row["memory"]
     sidecar.pop("memoryReservation", None)
     sidecar["environment"] = [e for e in sidecar["environment"] if e["name"] != "UPSTREAM"]
+    # native-host.yaml: this task's port only, with state and events shared by every task of the
+    # service (JetStream KV bucket and the EVENTS stream).
+    sidecar["environment"] += [{"name": "SERVICES", "value": row["service"]},
+                               {"name": "STORE", "value": "jetstream"},
+                               {"name": "EVENTS", "value": "jetstream"}]
+    sidecar["environment"].sort(key=lambda e: e["name"])
     sidecar["secrets"] = secret_list({**sidecar_secrets(p, row["service"]), **app_secrets(p, row)})
     return td
 
