@@ -1,5 +1,7 @@
 #include "adapters/nats_http/nats_listener.h"
 
+#include "absl/strings/match.h"
+
 #include <charconv>
 
 #include "adapters/common/errors.h"
@@ -43,6 +45,7 @@ struct NatsListener::ActiveRequest {
   std::string action;
   std::string trace_id;
   http::Clock::time_point start;
+  std::optional<transcoding::Encoding> encoding;  // set when the payload was transcoded
   std::unique_ptr<http::FilterManager> chain;
 };
 
@@ -65,8 +68,13 @@ absl::StatusOr<std::unique_ptr<NatsListener>> NatsListener::Create(
     stats::Metrics& metrics, std::shared_ptr<const ActionRouteTable> actions,
     std::vector<http::FilterFactory> filters) {
   if (filters.empty()) return absl::InvalidArgumentError("listener " + name + ": no terminal filter");
-  return std::unique_ptr<NatsListener>(new NatsListener(std::move(name), cfg, connection, metrics,
-                                                        std::move(actions), std::move(filters)));
+  std::unique_ptr<NatsListener> listener(new NatsListener(std::move(name), cfg, connection, metrics,
+                                                          std::move(actions), std::move(filters)));
+  // A service without a schema is served as before: JSON action payloads and passthrough.
+  if (auto transcoder = transcoding::Transcoder::Create(cfg.service); transcoder.ok()) {
+    listener->transcoder_ = *std::move(transcoder);
+  }
+  return listener;
 }
 
 NatsListener::~NatsListener() {
@@ -119,10 +127,16 @@ void NatsListener::OnMessage(nats::Message message) {
     return;
   }
 
+  std::optional<transcoding::Encoding> encoding;
+  if (absl::Status st = TranscodeRequest(message, action, &encoding); !st.ok()) {
+    Reject(message, service, action, st, "malformed", encoding.value_or(transcoding::Encoding::kProtobuf));
+    return;
+  }
+
   NatsMessageView view{message.subject, message.reply, message.headers, message.data};
   absl::StatusOr<http::Request> request = MessageToRequest(view, actions_.get());
   if (!request.ok()) {
-    Reject(message, service, action, request.status(), "malformed");
+    Reject(message, service, action, request.status(), "malformed", encoding);
     return;
   }
   request->deadline = received + std::chrono::milliseconds(DeadlineMs(message.headers));
@@ -134,6 +148,7 @@ void NatsListener::OnMessage(nats::Message message) {
   active->action = request->action;
   active->trace_id = request->TraceId();
   active->start = received;
+  active->encoding = encoding;
   std::vector<http::FilterPtr> filters;
   filters.reserve(filters_.size());
   for (const auto& factory : filters_) filters.push_back(factory());
@@ -149,10 +164,32 @@ void NatsListener::OnMessage(nats::Message message) {
   chain->Start();
 }
 
+absl::Status NatsListener::TranscodeRequest(nats::Message& message, const std::string& action,
+                                            std::optional<transcoding::Encoding>* encoding) {
+  // Passthrough messages are arbitrary HTTP requests, and `_` actions (fixtures) take JSON only.
+  if (transcoder_ == nullptr || action.empty() || action[0] == '_') return absl::OkStatus();
+  for (const auto& [name, value] : message.headers) {
+    if (http::HeaderMap::NameEquals(name, http::headers::kHttpMethod)) return absl::OkStatus();
+  }
+  absl::StatusOr<transcoding::Encoding> enc = transcoding::RequestEncoding(message.headers);
+  if (!enc.ok()) return enc.status();
+  *encoding = *enc;
+  absl::StatusOr<std::string> json = transcoder_->RequestToLegacyJson(action, *enc, message.data);
+  if (!json.ok()) return json.status();
+  message.data = *std::move(json);
+  // The payload is JSON from here on, whatever the caller sent.
+  for (auto& [name, value] : message.headers) {
+    if (absl::EqualsIgnoreCase(name, "Content-Type")) value = "application/json";
+  }
+  return absl::OkStatus();
+}
+
 void NatsListener::Reject(const nats::Message& message, const std::string& service, const std::string& action,
-                          const absl::Status& status, const char* reason) {
+                          const absl::Status& status, const char* reason,
+                          std::optional<transcoding::Encoding> encoding) {
   metrics_.requests_rejected_total.Add({{"listener", name_}, {"reason", reason}}).Increment();
   NatsReply reply = EncodeError(status);
+  if (encoding.has_value() && transcoder_ != nullptr) transcoder_->EncodeReplyAs(action, *encoding, reply);
   Record(service, action, OutcomeOf(reply), http::Clock::now());
   if (!message.reply.empty()) Reply(message.reply, reply, "");
 }
@@ -165,6 +202,7 @@ void NatsListener::Complete(uint64_t id, absl::StatusOr<http::Response> result) 
   active_gauge_->Decrement();
 
   NatsReply reply = result.ok() ? EncodeReply(*result) : EncodeError(result.status());
+  if (active->encoding.has_value()) transcoder_->EncodeReplyAs(active->action, *active->encoding, reply);
   if (!result.ok()) {
     log::Debug("upstream failed", {{"listener", name_}, {"action", active->action},
                                    {"error", std::string(result.status().message())},

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -14,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "adapters/nats_http/nats_http.h"
+#include "adapters/transcoding/transcoder.h"
 #include "sidecar/config/config.h"
 #include "sidecar/http/filter.h"
 #include "sidecar/http/listener.h"
@@ -51,8 +53,12 @@ class NatsListener final : public http::Listener {
 
   void OnMessage(nats::Message message);
   // Answers a message that never reached the filter chain.
+  // Protobuf action payload -> the JSON the legacy forward takes; records the caller's encoding.
+  absl::Status TranscodeRequest(nats::Message& message, const std::string& action,
+                                std::optional<transcoding::Encoding>* encoding);
   void Reject(const nats::Message& message, const std::string& service, const std::string& action,
-              const absl::Status& status, const char* reason);
+              const absl::Status& status, const char* reason,
+              std::optional<transcoding::Encoding> encoding = std::nullopt);
   void Complete(uint64_t id, absl::StatusOr<http::Response> result);
   void Reply(const std::string& reply_subject, const NatsReply& reply, const std::string& trace_id);
   void Record(const std::string& service, const std::string& action, const std::string& outcome,
@@ -66,6 +72,9 @@ class NatsListener final : public http::Listener {
   event::Dispatcher& dispatcher_;
   stats::Metrics& metrics_;
   const std::shared_ptr<const ActionRouteTable> actions_;
+  // The service's schema (services/proto), when it has one: action-route payloads may then be
+  // protobuf (the default) or JSON, and replies go back in the caller's encoding.
+  std::unique_ptr<const transcoding::Transcoder> transcoder_;
   const std::vector<http::FilterFactory> filters_;
 
   nats::SubscriptionPtr subscription_;

@@ -72,7 +72,8 @@ pids+=($sidecar_pid)
 wait_for_log "$work/sidecar.log" '"ready":"true"'
 "$sidecar" healthcheck --admin "127.0.0.1:$admin_port" --ready
 
-principal=(-H "X-Principal: player:pl_a8694c9d17e9b948" -H "X-Request-Time: 2026-03-01T12:00:00Z")
+principal=(-H "X-Principal: player:pl_a8694c9d17e9b948" -H "X-Request-Time: 2026-03-01T12:00:00Z"
+           -H "Content-Type: application/json")  # action payloads are protobuf unless they say JSON
 call() { "$load" --url "$nats_url" request "$@"; echo; }
 
 step "NATS -> sidecar -> legacy HTTP: four calls"

@@ -23,6 +23,7 @@
 #include "tests/test_common/paths.h"
 #include "tests/test_common/process.h"
 #include "tests/test_common/sidecar_process.h"
+#include "settings/v1/settings.pb.h"
 
 namespace sidecar::test_common {
 namespace {
@@ -173,8 +174,10 @@ TEST_F(SidecarE2ETest, ActionRoutesReproduceTheSpecSettingsExamples) {
   SidecarSetup setup;
   setup.settings_actions = true;
   auto sidecar = StartSidecar(setup);
+  // JSON payloads say so: without a Content-Type an action payload is protobuf (issue 4).
   const NatsHeaders principal = {{"X-Principal", "player:pl_a8694c9d17e9b948"},
-                                 {"X-Request-Time", "2026-03-01T12:00:00Z"}};
+                                 {"X-Request-Time", "2026-03-01T12:00:00Z"},
+                                 {"Content-Type", "application/json"}};
 
   // SERVICES.md §2.2 example 1: layered read (GET: non-path fields go to the query).
   NatsRequestSpec read{"svc.settings.v1.get_effective", principal,
@@ -199,6 +202,24 @@ TEST_F(SidecarE2ETest, ActionRoutesReproduceTheSpecSettingsExamples) {
   EXPECT_EQ(r3.Header("Nats-Service-Error"), "FAILED_PRECONDITION");
   EXPECT_EQ(r3.Header("Nats-Service-Error-Code"), "422");  // SERVICES.md §0.4
   EXPECT_EQ(Json::parse(r3.data)["error"]["code"], "FAILED_PRECONDITION");
+
+  // The same read in protobuf, the default encoding: the reply comes back as protobuf too.
+  settings::v1::GetEffectiveRequest pb_request;
+  pb_request.set_player_id("pl_a8694c9d17e9b948");
+  pb_request.set_platform("mobile");
+  NatsRequestSpec pb_read{"svc.settings.v1.get_effective",
+                          {{"X-Principal", "player:pl_a8694c9d17e9b948"}, {"X-Request-Time", "2026-03-01T12:00:00Z"}},
+                          pb_request.SerializeAsString()};
+  NatsReplyMessage r5 = Call(pb_read);
+  EXPECT_EQ(r5.Header("Content-Type"), "application/protobuf");
+  settings::v1::GetEffectiveResponse pb_response;
+  ASSERT_TRUE(pb_response.ParseFromString(r5.data));
+  EXPECT_EQ(pb_response.platform(), "mobile");
+  EXPECT_EQ(pb_response.revision(), 4);
+  EXPECT_EQ(pb_response.sources().at("graphics.quality"), "platform");
+  // A protobuf payload that does not parse is INVALID_ARGUMENT, answered as a common.v1.Error.
+  NatsReplyMessage r6 = Call({"svc.settings.v1.get_effective", {{"X-Principal", "player:p"}}, "\xff\xff"});
+  EXPECT_EQ(r6.Header("Nats-Service-Error"), "INVALID_ARGUMENT");
 
   // An action the table does not know, without passthrough headers -> NOT_FOUND, never forwarded.
   NatsReplyMessage r4 = Call({"svc.settings.v1.no_such_action", principal, "{}"});
