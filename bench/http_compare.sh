@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# HTTP paths side by side, in one run on this machine, with wrk against 127.0.0.1:
+#   a. origin direct (sidecar-load origin: evhttp, fixed JSON)
+#   b. nginx reverse proxy -> origin (keep-alive upstream)
+#   c. nats-sidecar HTTP -> HTTP pass-through -> origin
+#   d. nats-sidecar gateway HTTP -> NATS -> nats-sidecar (legacy-forward) -> origin
+# Each is measured at 64 connections (rq/s) and at 1 connection (p50/p99), rounds alternating the
+# contenders so machine drift hits all alike. Everything stops by itself.
+#
+#   bash bench/http_compare.sh            (needs wrk and nginx: apt-get install wrk nginx-light)
+#   ROUNDS=3 SECONDS_PER_RUN=10 bash bench/http_compare.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${SIDECAR_BUILD_DIR:-$root/build}"
+rounds="${ROUNDS:-2}"
+secs="${SECONDS_PER_RUN:-5}"
+for tool in wrk nginx nats-server; do
+  command -v "$tool" >/dev/null || { echo "http_compare: $tool missing (apt-get install wrk nginx-light nats-server)" >&2; exit 1; }
+done
+work="$(mktemp -d -t sidecar-http-compare.XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for_log() {
+  local found=0 fd
+  exec {fd}< <(exec timeout 20 tail -n +1 -f "$1")
+  local tail_pid=$!
+  grep -q -m1 -- "$2" <&"$fd" && found=1
+  kill "$tail_pid" 2>/dev/null || true
+  exec {fd}<&-
+  ((found == 1)) || { echo "timed out waiting for '$2' in $1" >&2; tail -n 20 "$1" >&2; exit 1; }
+}
+
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build_dir" -j "$(nproc)" --target nats-sidecar sidecar-load >/dev/null
+sidecar="$build_dir/bin/nats-sidecar"
+
+origin_port=$(free_port); nginx_port=$(free_port); pass_port=$(free_port); gw_port=$(free_port); nats_port=$(free_port)
+"$build_dir/bin/sidecar-load" origin --port "$origin_port" --max-seconds 600 >"$work/origin.log" 2>&1 &
+pids+=($!)
+wait_for_log "$work/origin.log" "origin ready"
+nats-server -a 127.0.0.1 -p "$nats_port" >"$work/nats.log" 2>&1 &
+pids+=($!)
+wait_for_log "$work/nats.log" "Server is ready"
+
+cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+error_log $work/nginx-error.log;
+pid $work/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx-body; proxy_temp_path $work/nginx-proxy;
+  fastcgi_temp_path $work/nginx-fcgi; uwsgi_temp_path $work/nginx-uwsgi; scgi_temp_path $work/nginx-scgi;
+  upstream origin { server 127.0.0.1:$origin_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOF
+nginx -c "$work/nginx.conf" -g 'daemon off;' >"$work/nginx.log" 2>&1 &
+pids+=($!)
+
+cat >"$work/pass.yaml" <<EOF
+admin: {address: "127.0.0.1:0"}
+nats: {servers: "nats://127.0.0.1:$nats_port"}
+listeners: [{name: edge, http: {address: "127.0.0.1:$pass_port"}}]
+clusters: [{name: origin, legacy_http: {address: "127.0.0.1:$origin_port", max_connections: 64}}]
+routes: [{name: all, prefix: /, cluster: origin}]
+EOF
+"$sidecar" run --config "$work/pass.yaml" >"$work/pass.log" 2>&1 &
+pids+=($!)
+wait_for_log "$work/pass.log" '"ready":"true"'
+SERVICE=bench NATS_URL="nats://127.0.0.1:$nats_port" UPSTREAM="127.0.0.1:$origin_port" ADMIN=127.0.0.1:0 \
+  "$sidecar" run --config "$root/config/examples/legacy-forward.yaml" >"$work/backend.log" 2>&1 &
+pids+=($!)
+wait_for_log "$work/backend.log" '"ready":"true"'
+SERVICE=bench NATS_URL="nats://127.0.0.1:$nats_port" LISTEN="127.0.0.1:$gw_port" ADMIN=127.0.0.1:0 \
+  LEGACY="127.0.0.1:$origin_port" NATS_WEIGHT=100 \
+  "$sidecar" run --config "$root/config/examples/gateway-split.yaml" >"$work/gateway.log" 2>&1 &
+pids+=($!)
+wait_for_log "$work/gateway.log" '"ready":"true"'
+
+declare -A url=([a_origin]="http://127.0.0.1:$origin_port/x" [b_nginx]="http://127.0.0.1:$nginx_port/x"
+                [c_sidecar_passthrough]="http://127.0.0.1:$pass_port/x"
+                [d_gateway_via_nats]="http://127.0.0.1:$gw_port/api/bench/x")
+names=(a_origin b_nginx c_sidecar_passthrough d_gateway_via_nats)
+declare -A rps p50 p99
+for ((r = 1; r <= rounds; r++)); do
+  for n in "${names[@]}"; do
+    out=$(wrk -t2 -c64 -d"${secs}s" "${url[$n]}")
+    rps[$n]+="$(awk '/Requests\/sec/ {printf "%d ", $2}' <<<"$out")"
+    out=$(wrk -t1 -c1 -d"${secs}s" --latency "${url[$n]}")
+    p50[$n]+="$(awk '$1=="50%" {print $2" "}' <<<"$out")"
+    p99[$n]+="$(awk '$1=="99%" {print $2" "}' <<<"$out")"
+  done
+done
+printf '\n%-24s %-22s %-26s %-26s\n' "path" "rq/s @64 conn (rounds)" "p50 @1 conn (rounds)" "p99 @1 conn (rounds)"
+for n in "${names[@]}"; do printf '%-24s %-22s %-26s %-26s\n' "$n" "${rps[$n]}" "${p50[$n]}" "${p99[$n]}"; done
+echo "($(nproc) cores shared by wrk, nginx, the sidecars, nats-server and the origin; ${secs}s per run)"
