@@ -27,7 +27,7 @@
 #include "services/common/event_publisher.h"
 #include "services/common/service.h"
 #include "services/common/state_store.h"
-#include "services/event_bus/async_util.h"
+#include "services/common/async_util.h"
 
 namespace sidecar::services::event_bus {
 

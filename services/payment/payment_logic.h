@@ -15,7 +15,7 @@
 #include "services/common/idempotency.h"
 #include "services/common/service.h"
 #include "services/common/state_store.h"
-#include "services/payment/async_util.h"
+#include "services/common/async_util.h"
 #include "services/payment/ledger_model.h"
 
 namespace sidecar::services::payment {

@@ -2,7 +2,7 @@
 // through the legacy HTTP form (the Transcoder maps method + path + body to the action).
 #include "gtest/gtest.h"
 #include "services/event_bus/event_bus_service.h"
-#include "tests/services/event_bus/port_harness.h"
+#include "tests/services/common/port_harness.h"
 
 namespace sidecar::services::testing::event_bus_port {
 namespace {

@@ -10,7 +10,7 @@
 #include "event_bus/v1/event_bus.pb.h"
 #include "gtest/gtest.h"
 #include "services/event_bus/event_bus_logic.h"
-#include "tests/services/event_bus/port_harness.h"
+#include "tests/services/common/port_harness.h"
 
 namespace sidecar::services::testing::event_bus_port {
 namespace {
@@ -83,7 +83,7 @@ TEST_F(EventBusTest, Example1Publish) {
   ASSERT_TRUE(h_.Fixture(GivenTopic(1206)).ok());
   Reply r = h_.Call("publish", R"({"topic":"guild.announcements","producer_id":"story-teller-1","producer_seq":42,"event_type":"notice","payload":{"text":"The Ossuary Gate opens at dusk."}})",
                     Service());
-  EXPECT_EQ(r.http, 200);
+  EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, Json::parse(R"({"offset":1207,"duplicate":false})"));
 }
 
@@ -91,7 +91,7 @@ TEST_F(EventBusTest, Example2FetchAcrossEvictionAfterExample1) {
   ASSERT_TRUE(h_.Fixture(GivenTopic(1206)).ok());
   ASSERT_TRUE(Publish(kTopic, "story-teller-1", 42, {{"text", "The Ossuary Gate opens at dusk."}}).ok());
   Reply r = h_.Call("fetch", R"({"topic":"guild.announcements","consumer_id":"hall-board","max_events":3})");
-  EXPECT_EQ(r.http, 200);
+  EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, Json::parse(R"({"events":[{"offset":1200,"producer_id":"warden-3","event_type":"notice","payload":{"n":1200},"published_at":"2025-11-20T11:58:00.000Z"},{"offset":1201,"producer_id":"warden-3","event_type":"notice","payload":{"n":1201},"published_at":"2025-11-20T11:58:00.000Z"},{"offset":1202,"producer_id":"warden-3","event_type":"notice","payload":{"n":1202},"published_at":"2025-11-20T11:58:00.000Z"}],"next_offset":1203,"skipped":5,"high_watermark":1207})"));
 }
 

@@ -9,7 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "services/language_system/language_system_logic.h"
 #include "services/language_system/language_system_service.h"
-#include "tests/services/language_system/port_harness.h"
+#include "tests/services/common/port_harness.h"
 
 namespace sidecar::services::testing::language_system_tests {
 namespace {
@@ -106,7 +106,7 @@ TEST_F(LanguageSystemTest, FixtureChecksItsDocument) {
            json::parse(R"({"messages":[{"locale":"de","key":"a","forms":{"other":"x"}}]})")),
       400, InvalidArg("messages[0].locale", "unknown_value"));
   // The catalog revision of the Given carries into put_messages.
-  port_.Fixture(json::parse(
+  port_.LoadFixture(json::parse(
       R"({"locales":[{"locale":"en","plural_rule":"one_other","catalog_revision":7}]})"));
   Reply r = Call("put_messages",
                  {{"locale", "en"}, {"messages", {{{"key", "a"}, {"forms", {{"other", "x"}}}}}}});
@@ -116,23 +116,23 @@ TEST_F(LanguageSystemTest, FixtureChecksItsDocument) {
 // ---- examples ----
 
 TEST_F(LanguageSystemTest, Example1RussianFew) {
-  port_.Fixture(Given());
-  Reply r = port_.Http("POST", "/api/language-system/translate",
+  port_.LoadFixture(Given());
+  Reply r = port_.CallHttp("POST", "/api/language-system/translate",
                        R"({"key":"inventory.vessels","locale":"ru","count":23})");
   ExpectOk(r, json::parse(R"({"text":"23 сосуда","resolved_locale":"ru","plural_category":"few",
       "found":true,"missing_args":[],"chain":["ru","en"]})"));
 }
 
 TEST_F(LanguageSystemTest, Example2FallbackTheResolvedLocalesRuleDecides) {
-  port_.Fixture(Given());
-  Reply r = port_.Http("POST", "/api/language-system/translate",
+  port_.LoadFixture(Given());
+  Reply r = port_.CallHttp("POST", "/api/language-system/translate",
                        R"({"key":"inventory.vessels","locale":"fr-CA","count":0})");
   ExpectOk(r, json::parse(R"({"text":"0 réceptacle","resolved_locale":"fr","plural_category":"one",
       "found":true,"missing_args":[],"chain":["fr-CA","fr","en"]})"));
 }
 
 TEST(LanguageSystemGolden, EveryGoldenFileReplays) {
-  auto files = GoldenFiles("language-system");
+  auto files = GoldenPaths("language-system");
   ASSERT_EQ(files.size(), 2u);
   for (const auto& file : files) RunGolden(MakeLanguageSystemService, file);
 }
@@ -146,7 +146,7 @@ TEST_F(LanguageSystemTest, PutLocaleReturnsItsChain) {
   ExpectOk(Call("put_locale",
                 {{"locale", "fr-CA"}, {"plural_rule", "french"}, {"fallbacks", {"fr-CA", "fr"}}}),
            json::parse(R"({"locale":"fr-CA","chain":["fr-CA","fr","en"]})"));
-  ExpectOk(port_.Http("PUT", "/api/language-system/locales/de",
+  ExpectOk(port_.CallHttp("PUT", "/api/language-system/locales/de",
                       R"({"plural_rule":"one_other","fallbacks":["de"]})"),
            json::parse(R"({"locale":"de","chain":["de","en"]})"));
 }
@@ -228,7 +228,7 @@ TEST_F(LanguageSystemTest, EnAlwaysExistsAndMayBeReput) {
 }
 
 TEST_F(LanguageSystemTest, PutLocaleKeepsMessagesAndRevision) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   PutMessage("ru", "greeting", {{"other", "привет"}});  // revision 1
   // L3: re-putting ru changes only its rule and fallbacks.
   PutLocale("ru", "polish", {"fr"});
@@ -244,7 +244,7 @@ TEST_F(LanguageSystemTest, PutLocaleKeepsMessagesAndRevision) {
 // ---- r2: chains ----
 
 TEST_F(LanguageSystemTest, ChainsOfEmptyAndUnconfiguredLocales) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   // An empty or unconfigured locale is not an error.
   Reply r = Translate({{"key", "inventory.vessels"}, {"count", 2}});
   ExpectOk(r, json::parse(R"({"text":"2 vessels","resolved_locale":"en","plural_category":"other",
@@ -319,10 +319,10 @@ TEST(LanguageSystemPlural, EveryRuleOnItsBoundaries) {
 }
 
 TEST_F(LanguageSystemTest, PluralCategoryAction) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   ExpectOk(Call("plural_category", {{"locale", "ru"}, {"count", 14}}),
            json::parse(R"({"category":"many","plural_rule":"east_slavic"})"));
-  ExpectOk(port_.Http("GET", "/api/language-system/locales/fr/plural?count=0", ""),
+  ExpectOk(port_.CallHttp("GET", "/api/language-system/locales/fr/plural?count=0", ""),
            json::parse(R"({"category":"one","plural_rule":"french"})"));
   ExpectError(Call("plural_category", {{"locale", "de"}, {"count", 1}}), 404,
               Error("NOT_FOUND", {{"field", "locale"}}));
@@ -339,7 +339,7 @@ TEST_F(LanguageSystemTest, PluralCategoryAction) {
 // ---- r4: put_messages / get_catalog ----
 
 TEST_F(LanguageSystemTest, PutMessagesUpsertsAtomicallyAndBumpsTheRevision) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   Reply r = Call("put_messages", json::parse(R"({"locale":"en","messages":[
       {"key":"inventory.vessels","forms":{"other":"{count} jars"}},
       {"key":"ui.title","forms":{"other":"The Body Broker"}}]})"));
@@ -359,7 +359,7 @@ TEST_F(LanguageSystemTest, PutMessagesUpsertsAtomicallyAndBumpsTheRevision) {
 }
 
 TEST_F(LanguageSystemTest, PutMessagesFieldChecks) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   auto put = [&](const std::string& messages) {
     return Call("put_messages", json::parse(R"({"locale":"en","messages":)" + messages + "}"));
   };
@@ -402,7 +402,7 @@ TEST_F(LanguageSystemTest, PutMessagesFieldChecks) {
 }
 
 TEST_F(LanguageSystemTest, PutMessagesCheckOrder) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   const json body =
       json::parse(R"({"locale":"de","messages":[{"key":"a","forms":{"other":"x"}}]})");
   ExpectError(Call("put_messages", body), 404, Error("NOT_FOUND", {{"field", "locale"}}));
@@ -414,7 +414,7 @@ TEST_F(LanguageSystemTest, PutMessagesCheckOrder) {
 }
 
 TEST_F(LanguageSystemTest, GetCatalogPagesByKey) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   json messages = json::array();
   for (const char* k : {"b.two", "a.one", "c_three", "a"})
     messages.push_back({{"key", k}, {"forms", {{"other", k}}}});
@@ -423,7 +423,7 @@ TEST_F(LanguageSystemTest, GetCatalogPagesByKey) {
   ExpectOk(r, json::parse(R"({"messages":[
       {"locale":"fr","key":"a","forms":{"other":"a"}},
       {"locale":"fr","key":"a.one","forms":{"other":"a.one"}}],"next_page_token":"YS5vbmU"})"));
-  r = port_.Http("GET", "/api/language-system/locales/fr/messages?page_size=2&page_token=YS5vbmU",
+  r = port_.CallHttp("GET", "/api/language-system/locales/fr/messages?page_size=2&page_token=YS5vbmU",
                  "");
   ASSERT_EQ(r.status, 200) << r;
   ASSERT_EQ(r.body["messages"].size(), 2u);
@@ -454,14 +454,14 @@ TEST_F(LanguageSystemTest, GetCatalogPagesByKey) {
 // ---- r5: translate ----
 
 TEST_F(LanguageSystemTest, MissingKeyIsFoundFalse) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   ExpectOk(Translate({{"key", "quest.unknown"}, {"locale", "fr-CA"}, {"count", 3}}),
            json::parse(R"({"text":"quest.unknown","resolved_locale":"","plural_category":"",
                "found":false,"missing_args":[],"chain":["fr-CA","fr","en"]})"));
 }
 
 TEST_F(LanguageSystemTest, AbsentCountIsOtherAndCountPlaceholderNeedsArgs) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   ExpectOk(Translate({{"key", "inventory.vessels"}, {"locale", "ru"}}),
            json::parse(R"({"text":"{count} сосуда","resolved_locale":"ru","plural_category":"other",
                "found":true,"missing_args":["count"],"chain":["ru","en"]})"));

@@ -18,7 +18,7 @@
 #include "services/payment/payment_service.h"
 #include "tests/services/common/jetstream_test_env.h"
 #include "tests/services/common/loop_thread.h"
-#include "tests/services/payment/port_harness.h"
+#include "tests/services/common/port_harness.h"
 
 namespace sidecar::services::testing {
 namespace {
@@ -116,7 +116,7 @@ TEST(PaymentConcurrencyTest, TwoReplicasNeverOverdrawOneWalletAndTheLedgerBalanc
   Replica a(bucket), b(bucket);
 
   google::protobuf::Struct fixture =
-      payment_port::JsonToValue(payment_port::Json::parse(absl::StrCat(
+      testing::JsonToValue(testing::Json::parse(absl::StrCat(
                                     R"({"wallets":[{"account_id":")", std::string(kP),
                                     R"(","currency":"GLD","balance_minor":)", kInitial, "}]}")))
           .struct_value();

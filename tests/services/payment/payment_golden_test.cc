@@ -2,7 +2,7 @@
 // through the legacy HTTP form (the Transcoder maps method + path + body to the action).
 #include "gtest/gtest.h"
 #include "services/payment/payment_service.h"
-#include "tests/services/payment/port_harness.h"
+#include "tests/services/common/port_harness.h"
 
 namespace sidecar::services::testing::payment_port {
 namespace {

@@ -8,7 +8,7 @@
 #include "services/common/idempotency.h"
 #include "services/common/pagination.h"
 #include "services/payment/ledger_model.h"
-#include "tests/services/payment/port_harness.h"
+#include "tests/services/common/port_harness.h"
 
 namespace sidecar::services::testing::payment_port {
 namespace {
@@ -93,7 +93,7 @@ TEST_F(PaymentTest, RegistersEveryActionOfTheSection) {
 TEST_F(PaymentTest, Example1Purchase) {
   GivenP5000();
   Reply r = Purchase("ord-7731", 1200);
-  EXPECT_EQ(r.http, 200);
+  EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, Json::parse(R"({"tx_id":"tx_1ce5089ef0263ea7","balance_minor":3800,"replayed":false})"));
 }
 
@@ -102,7 +102,7 @@ TEST_F(PaymentTest, Example2InsufficientFundsAfterExample1) {
   ASSERT_TRUE(Purchase("ord-7731", 1200).ok());
   Reply r = h_.Call("purchase", R"({"idempotency_key":"ord-7732","account_id":"pl_a8694c9d17e9b948","currency":"GLD","amount_minor":9000,"sku":"charm.black_ledger"})",
                     AsPlayer(kP));
-  EXPECT_EQ(r.http, 422);
+  EXPECT_EQ(r.status, 422);
   EXPECT_EQ(r.body, Json::parse(R"({"error":{"code":"FAILED_PRECONDITION","details":{"reason":"insufficient_funds","balance_minor":"3800","required_minor":"9000"}}})"));
   EXPECT_EQ(Balance(kP), 3800);  // rule 4: nothing written
 }
@@ -135,7 +135,7 @@ TEST_F(PaymentTest, SameKeyWithOtherRequestIsAlreadyExists) {
   GivenP5000();
   ASSERT_TRUE(Purchase("ord-1", 1000).ok());
   Reply r = Purchase("ord-1", 999);
-  EXPECT_EQ(r.http, 409);
+  EXPECT_EQ(r.status, 409);
   EXPECT_EQ(r.body, Json::parse(R"({"error":{"code":"ALREADY_EXISTS","details":{"field":"idempotency_key"}}})"));
 }
 
@@ -174,7 +174,7 @@ TEST_F(PaymentTest, InFlightDuplicateIsUnavailableInProgress) {
   });
   ASSERT_TRUE(begun && *begun);
   Reply r = Purchase("ord-busy", 100);
-  EXPECT_EQ(r.http, 503);
+  EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.body, Json::parse(R"({"error":{"code":"UNAVAILABLE","details":{"reason":"in_progress"}}})"));
   EXPECT_EQ(Balance(kP), 5000);
 }

@@ -6,7 +6,7 @@
 #include "gtest/gtest.h"
 #include "services/settings/settings_service.h"
 #include "settings/v1/settings.pb.h"
-#include "tests/services/settings/port_harness.h"
+#include "tests/services/common/port_harness.h"
 #include "tests/services/settings/test_stores.h"
 
 namespace sidecar::services {
@@ -137,7 +137,7 @@ TEST_F(SettingsServiceTest, Rule1AtMost256KeysReplacingAtTheCapSucceeds) {
   }
   ASSERT_TRUE(h_.Fixture(fixture).ok());
   Reply r = PutSchema(R"({"key":"k.new","type":"bool","default":true})");
-  EXPECT_EQ(r.http, 429);
+  EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.body, Error("RESOURCE_EXHAUSTED", {{"reason", "limit_exceeded"}, {"limit", "256"}}));
   r = PutSchema(R"({"key":"k.s1000","type":"bool","default":true})");
   EXPECT_EQ(r.body, Json::parse(R"({"key":"k.s1000","schema_revision":257})"));
@@ -326,7 +326,7 @@ TEST_F(SettingsServiceTest, Rule4PlatformDefaultDependsOnTheRequestPlatform) {
 TEST_F(SettingsServiceTest, Rule5ExpectedRevisionMismatch) {
   LoadGiven();
   Reply r = SetValues(R"("expected_revision":2,"values":{"gameplay.subtitles":true})");
-  EXPECT_EQ(r.http, 422);
+  EXPECT_EQ(r.status, 422);
   EXPECT_EQ(r.body, Error("FAILED_PRECONDITION",
                           {{"reason", "revision_mismatch"}, {"current_revision", "3"}}));
   // A new player starts at 0.

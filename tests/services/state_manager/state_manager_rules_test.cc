@@ -5,7 +5,7 @@
 #include "gtest/gtest.h"
 #include "services/common/errors.h"
 #include "services/state_manager/state_manager_store.h"
-#include "tests/services/state_manager/port_harness.h"
+#include "tests/services/common/port_harness.h"
 
 namespace sidecar::services::state_manager {
 namespace {

@@ -6,7 +6,7 @@
 #include "gtest/gtest.h"
 #include "services/state_manager/state_manager_service.h"
 #include "state_manager/v1/state_manager.pb.h"
-#include "tests/services/state_manager/port_harness.h"
+#include "tests/services/common/port_harness.h"
 #include "tests/services/state_manager/test_stores.h"
 
 namespace sidecar::services {
@@ -171,7 +171,7 @@ TEST_F(StateManagerServiceTest, Rule1AtMost64KeysPerOwnerPerNamespace) {
   for (int i = 0; i < 64; ++i) docs[P + ":k" + std::to_string(i)] = {{"value", Json::object()}};
   ASSERT_TRUE(h_.Fixture({{"namespaces", {{"save", docs}, {"world", docs}}}}).ok());
   Reply r = Put("save", P + ":k64", R"("expected_version":0)");
-  EXPECT_EQ(r.http, 429);
+  EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.body, Error("RESOURCE_EXHAUSTED", {{"reason", "limit_exceeded"}, {"limit", "64"}}));
   EXPECT_EQ(Put("save", P + ":k64", R"("unconditional":true)").body["error"]["code"],
             "RESOURCE_EXHAUSTED");

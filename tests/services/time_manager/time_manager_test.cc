@@ -8,7 +8,7 @@
 #include "nlohmann/json.hpp"
 #include "services/time_manager/time_manager_logic.h"
 #include "services/time_manager/time_manager_service.h"
-#include "tests/services/time_manager/port_harness.h"
+#include "tests/services/common/port_harness.h"
 #include "time_manager/v1/time_manager.pb.h"
 
 namespace sidecar::services::testing::time_manager_tests {
@@ -100,7 +100,7 @@ TEST_F(TimeManagerTest, FixtureRejectsTimersOfUnknownClocks) {
 }
 
 TEST_F(TimeManagerTest, FixtureAcceptsAnchorAsTimestamp) {
-  port_.Fixture(json::parse(R"({"clocks":[{"clock_id":"world",
+  port_.LoadFixture(json::parse(R"({"clocks":[{"clock_id":"world",
       "anchor_real_ms":"2025-11-20T12:00:00.000Z","anchor_game_ms":10389600000,
       "scale_milli":60000}]})"));
   Reply r = Call("get_time", {{"clock_id", "world"}}, At("2025-11-20T12:10:30.000Z"));
@@ -111,16 +111,16 @@ TEST_F(TimeManagerTest, FixtureAcceptsAnchorAsTimestamp) {
 // ---- examples ----
 
 TEST_F(TimeManagerTest, Example1Projection) {
-  port_.Fixture(Given());
-  Reply r = port_.Http("GET", "/api/time-manager/clocks/world", "", At("2025-11-20T12:10:30.000Z"));
+  port_.LoadFixture(Given());
+  Reply r = port_.CallHttp("GET", "/api/time-manager/clocks/world", "", At("2025-11-20T12:10:30.000Z"));
   ExpectOk(r, json::parse(R"({"clock_id":"world","game_ms":10427400000,"day":120,"hour":16,
       "minute":30,"time_of_day":"day","game_hour_tick":2896,"scale_milli":60000,"paused":false,
       "revision":1})"));
 }
 
 TEST_F(TimeManagerTest, Example2TickFiresDueTimersInOrder) {
-  port_.Fixture(Given());
-  Reply r = port_.Http("POST", "/api/time-manager/clocks/world/tick", R"({"max_fires":100})",
+  port_.LoadFixture(Given());
+  Reply r = port_.CallHttp("POST", "/api/time-manager/clocks/world/tick", R"({"max_fires":100})",
                        At("2025-11-20T12:13:00.000Z", "admin:scheduler"));
   ExpectOk(r, json::parse(R"({"game_ms":10436400000,"fired":[
       {"timer_id":"caravan-7","fire_at_game_ms":10425600000,"fire_count":1,"missed":0,
@@ -139,7 +139,7 @@ TEST_F(TimeManagerTest, Example2TickFiresDueTimersInOrder) {
 }
 
 TEST(TimeManagerGolden, EveryGoldenFileReplays) {
-  auto files = GoldenFiles("time-manager");
+  auto files = GoldenPaths("time-manager");
   ASSERT_EQ(files.size(), 2u);
   for (const auto& file : files) RunGolden(MakeTimeManagerService, file);
 }
@@ -187,7 +187,7 @@ TEST_F(TimeManagerTest, CreateClockFieldChecks) {
 }
 
 TEST_F(TimeManagerTest, WritesNeedServiceOrAdminAfterFieldChecks) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   const Headers player = At(kDefaultTime, kPlayer);
   ExpectError(Call("create_clock", {{"clock_id", "w"}, {"scale_milli", 1000}}, player), 403,
               Error("PERMISSION_DENIED"));
@@ -252,13 +252,13 @@ TEST_F(TimeManagerTest, UnknownClockIsNotFound) {
 // ---- r2: projection, set_scale, pause, re-anchoring ----
 
 TEST_F(TimeManagerTest, TimeBeforeTheAnchorDoesNotRunBackwards) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   Reply r = Call("get_time", {{"clock_id", "world"}}, At("2025-11-20T11:00:00.000Z"));
   EXPECT_EQ(r.body["game_ms"], 10389600000LL);  // max(0, now − anchor_real)
 }
 
 TEST_F(TimeManagerTest, SetScaleReanchorsThenAppliesScale) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   // 12:10 -> game 10389600000 + 10 h; then scale 1000 (real time).
   Reply r = Call("set_scale", {{"clock_id", "world"}, {"scale_milli", 1000}},
                  At("2025-11-20T12:10:00.000Z"));
@@ -275,7 +275,7 @@ TEST_F(TimeManagerTest, SetScaleReanchorsThenAppliesScale) {
 }
 
 TEST_F(TimeManagerTest, PauseFreezesAndResumeContinuesFromThePausePoint) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   Reply r =
       Call("set_scale", {{"clock_id", "world"}, {"paused", true}}, At("2025-11-20T12:01:00.000Z"));
   EXPECT_EQ(r.body["paused"], true);
@@ -297,7 +297,7 @@ TEST_F(TimeManagerTest, PauseFreezesAndResumeContinuesFromThePausePoint) {
 }
 
 TEST_F(TimeManagerTest, ReanchoringUsesNowEvenWhenEarlier) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   // T8: now (11:00) is before the anchor (12:00): game_ms(now) = anchor_game, anchor_real = 11:00.
   Reply r = Call("set_scale", {{"clock_id", "world"}, {"scale_milli", 1000}},
                  At("2025-11-20T11:00:00.000Z"));
@@ -307,7 +307,7 @@ TEST_F(TimeManagerTest, ReanchoringUsesNowEvenWhenEarlier) {
 }
 
 TEST_F(TimeManagerTest, SetScaleFieldChecks) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   ExpectError(Call("set_scale", {{"clock_id", "world"}, {"scale_milli", -1}}), 400,
               InvalidArg("scale_milli", "out_of_range"));
   ExpectError(Call("set_scale", {{"clock_id", "world"}, {"scale_milli", 1000001}}), 400,
@@ -357,7 +357,7 @@ TEST(TimeManagerCalendar, GameMsUsesFloorDivisionAndWidensTheProduct) {
 // ---- r4: schedule_timer / cancel_timer ----
 
 TEST_F(TimeManagerTest, ScheduleByDelayResolvesAgainstGameNow) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   // 12:01 -> g = 10389600000 + 3600000.
   json r = Schedule({{"clock_id", "world"}, {"timer_id", "ferry.9"}, {"delay_game_ms", 1000}},
                     At("2025-11-20T12:01:00.000Z"));
@@ -372,7 +372,7 @@ TEST_F(TimeManagerTest, ScheduleByDelayResolvesAgainstGameNow) {
 }
 
 TEST_F(TimeManagerTest, ScheduleFieldChecksInTableOrder) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   auto call = [&](json body) { return Call("schedule_timer", body); };
   ExpectError(call({{"clock_id", "world"}, {"delay_game_ms", 5}}), 400,
               InvalidArg("timer_id", "required"));
@@ -440,7 +440,7 @@ TEST_F(TimeManagerTest, ScheduleFieldChecksInTableOrder) {
 }
 
 TEST_F(TimeManagerTest, FireTimeMustBeAfterGameNow) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   const int64_t g = 10389600000;  // at the default 12:00
   ExpectError(
       Call("schedule_timer", {{"clock_id", "world"}, {"timer_id", "t"}, {"fire_at_game_ms", g}}),
@@ -462,7 +462,7 @@ TEST_F(TimeManagerTest, FireTimeMustBeAfterGameNow) {
 }
 
 TEST_F(TimeManagerTest, TimerIdsAreUniqueAmongScheduledTimersOnly) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   ExpectError(Call("schedule_timer",
                    {{"clock_id", "world"}, {"timer_id", "bell-dusk"}, {"delay_game_ms", 5}}),
               409, Error("ALREADY_EXISTS", {{"field", "timer_id"}}));
@@ -491,7 +491,7 @@ TEST_F(TimeManagerTest, TimerIdsAreUniqueAmongScheduledTimersOnly) {
 }
 
 TEST_F(TimeManagerTest, CancelReportsWhetherATimerWasScheduled) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   ExpectOk(Call("cancel_timer", {{"clock_id", "world"}, {"timer_id", "caravan-7"}}),
            json{{"cancelled", true}});
   ExpectOk(Call("cancel_timer", {{"clock_id", "world"}, {"timer_id", "caravan-7"}}),
@@ -507,7 +507,7 @@ TEST_F(TimeManagerTest, CancelReportsWhetherATimerWasScheduled) {
   ASSERT_EQ(r.body["fired"].size(), 1u);
   EXPECT_EQ(r.body["fired"][0]["timer_id"], "bell-dusk");
   // Over HTTP: DELETE with both ids in the path.
-  ExpectOk(port_.Http("DELETE", "/api/time-manager/clocks/world/timers/bell-dusk", ""),
+  ExpectOk(port_.CallHttp("DELETE", "/api/time-manager/clocks/world/timers/bell-dusk", ""),
            json{{"cancelled", true}});
 }
 
@@ -519,7 +519,7 @@ TEST_F(TimeManagerTest, TenThousandTimersPerClock) {
                              {"timer_id", "t" + std::to_string(i)},
                              {"fire_at_game_ms", 20000000000LL}});
   }
-  port_.Fixture(doc);
+  port_.LoadFixture(doc);
   ExpectError(Call("schedule_timer",
                    {{"clock_id", "world"}, {"timer_id", "one-more"}, {"delay_game_ms", 5}}),
               429, Error("RESOURCE_EXHAUSTED", {{"reason", "limit_exceeded"}, {"limit", "10000"}}));
@@ -539,7 +539,7 @@ TEST_F(TimeManagerTest, TenThousandTimersPerClock) {
 // ---- r5: tick ----
 
 TEST_F(TimeManagerTest, TickFiresInFireAtThenTimerIdOrder) {
-  port_.Fixture(json::parse(R"({"clocks":[{"clock_id":"c","anchor_real_ms":1763640000000,
+  port_.LoadFixture(json::parse(R"({"clocks":[{"clock_id":"c","anchor_real_ms":1763640000000,
       "anchor_game_ms":0,"scale_milli":1000}]})"));
   for (const char* id : {"b", "a", "C", "z"}) {
     Schedule({{"clock_id", "c"}, {"timer_id", id}, {"fire_at_game_ms", 5000}});
@@ -560,7 +560,7 @@ TEST_F(TimeManagerTest, TickFiresInFireAtThenTimerIdOrder) {
 }
 
 TEST_F(TimeManagerTest, MaxFiresCapsAndMoreReportsTheRest) {
-  port_.Fixture(json::parse(R"({"clocks":[{"clock_id":"c","anchor_real_ms":1763640000000,
+  port_.LoadFixture(json::parse(R"({"clocks":[{"clock_id":"c","anchor_real_ms":1763640000000,
       "anchor_game_ms":0,"scale_milli":1000}]})"));
   for (int i = 0; i < 5; ++i) {
     Schedule(
@@ -586,14 +586,14 @@ TEST_F(TimeManagerTest, MaxFiresZeroMeansOneHundred) {
     doc["timers"].push_back(
         {{"clock_id", "c"}, {"timer_id", "t" + std::to_string(1000 + i)}, {"fire_at_game_ms", 1}});
   }
-  port_.Fixture(doc);
+  port_.LoadFixture(doc);
   Reply r = Call("tick", {{"clock_id", "c"}, {"max_fires", 0}}, At("2025-11-20T12:00:01.000Z"));
   EXPECT_EQ(r.body["fired"].size(), 100u);
   EXPECT_EQ(r.body["more"], true);
 }
 
 TEST_F(TimeManagerTest, MaxFiresRange) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   ExpectError(Call("tick", {{"clock_id", "world"}, {"max_fires", -1}}), 400,
               InvalidArg("max_fires", "out_of_range"));  // T4
   ExpectError(Call("tick", {{"clock_id", "world"}, {"max_fires", 1001}}), 400,
@@ -602,7 +602,7 @@ TEST_F(TimeManagerTest, MaxFiresRange) {
 }
 
 TEST_F(TimeManagerTest, RepeatingTimerSkipsMissedIntervalsAndMoreIgnoresIt) {
-  port_.Fixture(json::parse(R"({"clocks":[{"clock_id":"c","anchor_real_ms":1763640000000,
+  port_.LoadFixture(json::parse(R"({"clocks":[{"clock_id":"c","anchor_real_ms":1763640000000,
       "anchor_game_ms":0,"scale_milli":1000}],
       "timers":[{"clock_id":"c","timer_id":"r","fire_at_game_ms":1000,"interval_game_ms":1000,
                  "payload":{"k":[1,true,null]},"fire_count":4}]})"));
@@ -622,7 +622,7 @@ TEST_F(TimeManagerTest, RepeatingTimerSkipsMissedIntervalsAndMoreIgnoresIt) {
 }
 
 TEST_F(TimeManagerTest, OneShotsAreRemovedAfterFiring) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   Reply r = Call("tick", {{"clock_id", "world"}}, At("2025-11-20T12:11:00.000Z"));
   ASSERT_EQ(r.body["fired"].size(), 1u);
   EXPECT_EQ(r.body["fired"][0]["next_fire_at_game_ms"], 0);
@@ -632,7 +632,7 @@ TEST_F(TimeManagerTest, OneShotsAreRemovedAfterFiring) {
 }
 
 TEST_F(TimeManagerTest, OneShotReportsFireCountOneWhateverItsStoredCount) {
-  port_.Fixture(json::parse(R"({"clocks":[{"clock_id":"c","anchor_real_ms":1763640000000,
+  port_.LoadFixture(json::parse(R"({"clocks":[{"clock_id":"c","anchor_real_ms":1763640000000,
       "anchor_game_ms":0,"scale_milli":1000}],
       "timers":[{"clock_id":"c","timer_id":"o","fire_at_game_ms":1,"fire_count":3}]})"));
   Reply r = Call("tick", {{"clock_id", "c"}}, At("2025-11-20T12:00:05.000Z"));
@@ -641,14 +641,14 @@ TEST_F(TimeManagerTest, OneShotReportsFireCountOneWhateverItsStoredCount) {
 }
 
 TEST_F(TimeManagerTest, PausedClockFiresNothingNew) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   ASSERT_EQ(Call("set_scale", {{"clock_id", "world"}, {"paused", true}}).status, 200);
   Reply r = Call("tick", {{"clock_id", "world"}}, At("2025-11-20T13:00:00.000Z"));
   EXPECT_EQ(r.body, json::parse(R"({"game_ms":10389600000,"fired":[],"more":false})"));
 }
 
 TEST_F(TimeManagerTest, ConcurrentTickOnTheSameClockIsInProgress) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   // Another replica holds the lease (until 12:00:30 on the request clock).
   port_.Put("time-manager/leases/world", "{}", 1763640030000);
   ExpectError(Call("tick", {{"clock_id", "world"}}, At("2025-11-20T12:00:10.000Z")), 503,
@@ -662,7 +662,7 @@ TEST_F(TimeManagerTest, ConcurrentTickOnTheSameClockIsInProgress) {
 }
 
 TEST_F(TimeManagerTest, TickEventsCarryTheirFireCount) {
-  port_.Fixture(Given());
+  port_.LoadFixture(Given());
   // Two days later: bell-dusk has missed one dusk.
   ASSERT_EQ(Call("tick", {{"clock_id", "world"}}, At("2025-11-20T12:48:00.000Z")).status, 200);
   std::vector<json> events = port_.Events(DecodeEvent);

@@ -1,11 +1,11 @@
 #pragma once
-// Two small asynchronous building blocks the payment port needs and services/common does not
-// (yet) offer. Kept local because ports never include each other; event-bus has its own copy.
+// Two small asynchronous building blocks ports share (payment, event-bus). Header-only.
 //
 //   KeyedQueue  runs tasks for the same key one after another on this replica, so concurrent
-//               requests against one ledger book do not race each other's compare-and-set (which
-//               would cost O(n^2) store round trips under load and exhaust bounded retries). Only
-//               other replicas can still conflict, and the CAS loop handles those.
+//               requests against one key (a ledger book, a topic) do not race each other's
+//               compare-and-set (which would cost O(n^2) store round trips under load and
+//               exhaust bounded retries). Only other replicas can still conflict, and the CAS
+//               loop handles those.
 //   Barrier     completes once N parallel store operations have answered, with the first error.
 
 #include <deque>
@@ -18,7 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
-namespace sidecar::services::payment {
+namespace sidecar::services {
 
 class KeyedQueue {
  public:
@@ -90,4 +90,4 @@ class Barrier {
   absl::AnyInvocable<void(absl::Status) &&> done_;
 };
 
-}  // namespace sidecar::services::payment
+}  // namespace sidecar::services
