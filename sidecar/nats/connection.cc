@@ -138,6 +138,37 @@ struct Connection::Shared {
 Connection::Connection(event::Dispatcher& dispatcher, std::shared_ptr<Shared> shared)
     : dispatcher_(dispatcher), shared_(std::move(shared)), connected_(shared_->connected) {}
 
+absl::StatusOr<NatsOptionsPtr> BaseOptions(const config::NatsConfig& cfg, const std::string& name) {
+  natsOptions* raw_opts = nullptr;
+  RETURN_IF_ERROR(FromNats(natsOptions_Create(&raw_opts), "natsOptions_Create"));
+  NatsOptionsPtr opts(raw_opts);
+  std::vector<const char*> servers;
+  for (const auto& s : cfg.servers) servers.push_back(s.c_str());
+  natsStatus s = natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size()));
+  if (s == NATS_OK) s = natsOptions_SetName(opts.get(), name.c_str());
+  if (s == NATS_OK) s = natsOptions_SetTimeout(opts.get(), cfg.connect_timeout_ms);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts.get(), cfg.reconnect_wait_ms);
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts.get(), static_cast<int>(cfg.max_reconnect_attempts));
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(opts.get(), cfg.ping_interval_ms);
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts.get(), static_cast<int>(cfg.max_pings_out));
+  // nats.c otherwise buffers outgoing messages for its flusher thread, adding ~1 ms to every reply.
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts.get(), true);
+  if (s == NATS_OK && !cfg.inbox_prefix.empty()) {
+    s = natsOptions_SetCustomInboxPrefix(opts.get(), cfg.inbox_prefix.c_str());
+  }
+  if (s == NATS_OK && !cfg.user.empty()) s = natsOptions_SetUserInfo(opts.get(), cfg.user.c_str(), cfg.password.c_str());
+  if (s == NATS_OK && !cfg.token.empty()) s = natsOptions_SetToken(opts.get(), cfg.token.c_str());
+  RETURN_IF_ERROR(FromNats(s, "configuring NATS options"));
+  return opts;
+}
+
+absl::StatusOr<NatsConnectionPtr> ConnectBlocking(const config::NatsConfig& cfg, const std::string& name) {
+  ASSIGN_OR_RETURN(NatsOptionsPtr opts, BaseOptions(cfg, name));
+  natsConnection* raw = nullptr;
+  RETURN_IF_ERROR(FromNats(natsConnection_Connect(&raw, opts.get()), "connecting to NATS (" + name + ")"));
+  return NatsConnectionPtr(raw);
+}
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::NatsConfig& cfg,
                                                                event::Dispatcher& dispatcher,
                                                                stats::Metrics& metrics) {
@@ -157,20 +188,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::Nat
   shared->reconnects = &metrics.nats_reconnects_total.Add(labels);
   shared->errors = &metrics.nats_errors_total;
 
-  natsOptions* raw_opts = nullptr;
-  RETURN_IF_ERROR(FromNats(natsOptions_Create(&raw_opts), "natsOptions_Create"));
-  NatsOptionsPtr opts(raw_opts);
-  std::vector<const char*> servers;
-  for (const auto& s : cfg.servers) servers.push_back(s.c_str());
-  natsStatus s = natsOptions_SetServers(opts.get(), servers.data(), static_cast<int>(servers.size()));
-  if (s == NATS_OK) s = natsOptions_SetName(opts.get(), cfg.name.c_str());
-  if (s == NATS_OK) s = natsOptions_SetTimeout(opts.get(), cfg.connect_timeout_ms);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts.get(), cfg.reconnect_wait_ms);
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts.get(), static_cast<int>(cfg.max_reconnect_attempts));
-  if (s == NATS_OK) s = natsOptions_SetPingInterval(opts.get(), cfg.ping_interval_ms);
-  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts.get(), static_cast<int>(cfg.max_pings_out));
-  // nats.c otherwise buffers outgoing messages for its flusher thread, adding ~1 ms to every reply.
-  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts.get(), true);
+  ASSIGN_OR_RETURN(NatsOptionsPtr opts, BaseOptions(cfg, cfg.name));
+  natsStatus s = NATS_OK;
   if (s == NATS_OK) {
     s = natsOptions_SetRetryOnFailedConnect(opts.get(), true, &Shared::OnConnected, shared.get());
   }
@@ -178,13 +197,6 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::Nat
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), &Shared::OnReconnected, shared.get());
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), &Shared::OnClosed, shared.get());
   if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts.get(), &Shared::OnError, shared.get());
-  if (s == NATS_OK && !cfg.inbox_prefix.empty()) {
-    s = natsOptions_SetCustomInboxPrefix(opts.get(), cfg.inbox_prefix.c_str());
-  }
-  if (s == NATS_OK && !cfg.user.empty()) {
-    s = natsOptions_SetUserInfo(opts.get(), cfg.user.c_str(), cfg.password.c_str());
-  }
-  if (s == NATS_OK && !cfg.token.empty()) s = natsOptions_SetToken(opts.get(), cfg.token.c_str());
   if (s == NATS_OK) {
     s = natsOptions_SetEventLoop(opts.get(), dispatcher.base(), natsLibevent_Attach, natsLibevent_Read,
                                  natsLibevent_Write, natsLibevent_Detach);

@@ -32,6 +32,13 @@ using NatsMsgPtr = CHandle<natsMsg, natsMsg_Destroy>;
 // Converts a nats.c status into an absl::Status once, at the boundary, with nats.c's last error text.
 absl::Status FromNats(natsStatus s, std::string_view what);
 
+// nats.c options from config (servers, name, timeouts, SendAsap, inbox prefix, credentials).
+absl::StatusOr<NatsOptionsPtr> BaseOptions(const config::NatsConfig& cfg, const std::string& name);
+// A plain nats.c connection with its own threads, not on any event loop: for components that make
+// blocking nats.c calls from worker threads and at startup (the JetStream KV state store), where a
+// loop-driven connection would wait for replies that only a running loop can read.
+absl::StatusOr<NatsConnectionPtr> ConnectBlocking(const config::NatsConfig& cfg, const std::string& name);
+
 // A message with its headers copied out of nats.c, so the rest of the code never touches natsMsg.
 struct Message {
   std::string subject;

@@ -94,6 +94,14 @@ absl::Status Server::Init() {
     }));
   }
   SetState(State::kLive);
+  confirm_thread_ = std::thread([this, conn = nats_->raw()] {
+    // Not connected yet: the flush fails at once, and the connect callback confirms by itself.
+    natsConnection_FlushTimeout(conn, 2000);
+    dispatcher_.Post([this] {
+      subscriptions_confirmed_ = true;
+      ReevaluateReadiness();
+    });
+  });
   ReevaluateReadiness();
   return absl::OkStatus();
 }
@@ -106,11 +114,14 @@ void Server::ReevaluateReadiness() {
 }
 
 Server::~Server() {
+  if (confirm_thread_.joinable()) confirm_thread_.join();
   // Listeners, then clusters (a nats cluster owns an inbox subscription), then the connection.
+  discovery_.clear();
   listeners_.clear();
   clusters_.Clear();
   publishers_.clear();
   stores_.clear();
+  store_conn_.reset();
   nats_.reset();
 }
 
@@ -118,20 +129,23 @@ absl::Status Server::CreateNativeCluster(const config::ClusterConfig& cc) {
   const config::NativeClusterConfig& nc = *cc.native;
   services::ServiceDeps deps;
   deps.fixtures_enabled = nc.fixtures;
+  if ((nc.store == "jetstream" || nc.events == "jetstream") && store_conn_ == nullptr) {
+    ASSIGN_OR_RETURN(store_conn_, nats::ConnectBlocking(config_.nats, config_.nats.name + "-store"));
+  }
   if (nc.store == "jetstream") {
     // Binding the bucket is a blocking round trip: fine at startup, and it fails fast (and the
     // task restarts) when NATS is not reachable, instead of serving with no shared state.
     services::JetStreamKvStateStore::Options options;
     options.bucket = nc.kv_bucket;
     options.replicas = static_cast<int>(nc.kv_replicas);
-    ASSIGN_OR_RETURN(auto store, services::JetStreamKvStateStore::Create(nats_->raw(), dispatcher_, options));
+    ASSIGN_OR_RETURN(auto store, services::JetStreamKvStateStore::Create(store_conn_.get(), dispatcher_, options));
     stores_.push_back(std::move(store));
   } else {
     stores_.push_back(std::make_unique<services::InMemoryStateStore>(dispatcher_));
   }
   deps.store = stores_.back().get();
   if (nc.events == "jetstream") {
-    ASSIGN_OR_RETURN(auto publisher, services::JetStreamEventPublisher::Create(nats_->raw(), dispatcher_, {}));
+    ASSIGN_OR_RETURN(auto publisher, services::JetStreamEventPublisher::Create(store_conn_.get(), dispatcher_, {}));
     publishers_.push_back(std::move(publisher));
   } else {
     publishers_.push_back(std::make_unique<services::InMemoryEventPublisher>(dispatcher_));
@@ -192,6 +206,21 @@ absl::Status Server::CreateListeners() {
                                           lc.name, *lc.nats, *nats_, metrics_, std::move(actions), FilterChain()));
       RETURN_IF_ERROR(listener->Start());
       listeners_.push_back(std::move(listener));
+      // ADR-32 discovery: this instance answers $SRV.PING/INFO/STATS for the listener's service.
+      adapters::discovery::DiscoveryResponder::Options discovery;
+      discovery.service.name = lc.nats->service;
+      discovery.service.version = SIDECAR_VERSION;
+      discovery.service.description = "nats-sidecar listener " + lc.name;
+      discovery.service.metadata = {{"listener", lc.name}, {"git_sha", SIDECAR_GIT_SHA}};
+      std::vector<std::string> action_names;
+      if (const auto* service = FindService(config_, lc.nats->service)) {
+        for (const auto& a : service->actions) action_names.push_back(a.action);
+      }
+      discovery.endpoints = adapters::discovery::MakeEndpoints(lc.nats->service, action_names, lc.nats->queue,
+                                                              lc.nats->subject);
+      discovery.stats = adapters::discovery::MetricsStatsProvider(metrics_, lc.name);
+      ASSIGN_OR_RETURN(auto responder, adapters::discovery::DiscoveryResponder::Start(*nats_, std::move(discovery)));
+      discovery_.push_back(std::move(responder));
     } else if (lc.http) {
       const config::HttpListenerConfig& hc = *lc.http;
       http::HttpListener::Options options;
@@ -285,8 +314,8 @@ Server::Readiness Server::CheckReadiness() const {
   r.ready = state_ == State::kLive;
   r.detail["state"] = StateName(state_);
   const bool nats_up = nats_ != nullptr && nats_->connected();
-  r.detail["nats"] = nats_up ? "connected" : "disconnected";
-  r.ready = r.ready && nats_up;
+  r.detail["nats"] = !nats_up ? "disconnected" : subscriptions_confirmed_ ? "connected" : "subscribing";
+  r.ready = r.ready && nats_up && subscriptions_confirmed_;
   nlohmann::json listeners = nlohmann::json::object();
   for (const auto& l : listeners_) {
     std::string why;

@@ -4,9 +4,11 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "adapters/discovery/discovery.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/admin/admin_server.h"
 #include "sidecar/config/config.h"
@@ -72,16 +74,26 @@ class Server {
   std::unique_ptr<admin::AdminServer> admin_;
   upstream::ClusterManager clusters_;
   std::unique_ptr<nats::Connection> nats_;
+  // The JetStream store and publisher block on nats.c (at startup and on their workers): they get a
+  // connection of their own, off the event loop.
+  nats::NatsConnectionPtr store_conn_;
   // Owned for the native clusters, which hold raw pointers: destroyed after them.
   std::vector<std::unique_ptr<services::StateStore>> stores_;
   std::vector<std::unique_ptr<services::EventPublisher>> publishers_;
   std::shared_ptr<router::RouteTableHolder> routes_;
   std::vector<std::unique_ptr<http::Listener>> listeners_;
+  // ADR-32 $SRV responders, one per NATS listener; destroyed before nats_ (see ~Server).
+  std::vector<std::unique_ptr<adapters::discovery::DiscoveryResponder>> discovery_;
   std::vector<event::SignalEventPtr> signals_;
   event::TimerPtr drain_timer_;
   size_t listeners_draining_ = 0;
   bool drain_timed_out_ = false;
   bool last_ready_ = false;
+  // Set once a PING/PONG round trip after subscribing has come back: only then does nats-server
+  // know our SUBs, so /ready must wait for it. The flush blocks until the loop reads the PONG, so it
+  // runs on this thread (joined first thing in the destructor).
+  bool subscriptions_confirmed_ = false;
+  std::thread confirm_thread_;
 };
 
 }  // namespace sidecar::server

@@ -39,7 +39,8 @@ T ValueOrDie(absl::StatusOr<T> v) {
 }
 
 // Like config/examples/legacy-forward.yaml (plus the settings action table when `actions`).
-std::string Config(const std::string& nats_url, const std::string& upstream, bool actions) {
+std::string Config(const std::string& nats_url, const std::string& upstream, bool actions,
+                   const std::string& service) {
   std::string yaml = absl::StrCat(R"(
 admin:
   address: "127.0.0.1:0"
@@ -54,9 +55,9 @@ clusters:
 listeners:
   - name: nats-in
     nats:
-      service: "settings"
+      service: ")", service, R"("
 routes:
-  - service: "settings"
+  - service: ")", service, R"("
     action: ""
     cluster: legacy
 )");
@@ -94,9 +95,11 @@ class DiscoveryTest : public ::testing::Test {
     ProcessOptions o;
     o.name = "npm-ci";
     o.argv = {"sh", "-c",
-              absl::StrCat("set -e; test -f '", prefix, "/node_modules/nats/package.json' && exit 0; mkdir -p '",
-                           prefix, "'; cp '", src, "/package.json' '", src, "/package-lock.json' '", prefix,
-                           "/'; cd '", prefix, "'; npm ci --no-audit --no-fund --prefer-offline")};
+              absl::StrCat("set -e; mkdir -p '", prefix, "'; exec 9>'", prefix,
+                           ".lock'; flock 9; "  // ctest -j: one npm ci at a time
+                           "test -f '", prefix, "/node_modules/nats/package.json' && exit 0; cp '", src,
+                           "/package.json' '", src, "/package-lock.json' '", prefix, "/'; cd '", prefix,
+                           "'; npm ci --no-audit --no-fund --prefer-offline")};
     RunToCompletion(std::move(o), absl::Minutes(5));
   }
 
@@ -106,17 +109,17 @@ class DiscoveryTest : public ::testing::Test {
     client_ = ValueOrDie(NatsTestClient::Connect(nats_->url()));
   }
 
-  std::unique_ptr<SidecarProcess> StartSidecar(bool actions) {
+  std::unique_ptr<SidecarProcess> StartSidecar(bool actions, const std::string& service = "settings") {
     SidecarOptions o;
-    o.config_yaml = Config(nats_->url(), legacy_->address(), actions);
+    o.config_yaml = Config(nats_->url(), legacy_->address(), actions, service);
     return ValueOrDie(SidecarProcess::Start(std::move(o)));
   }
 
   // discover.js's JSON: {"ping_all": [...], "ping": [...], "info": [...], "stats": [...], "stats_by_id": [...]}.
-  Json Discover() {
+  Json Discover(const std::string& service = "settings") {
     ProcessOptions o;
     o.name = "discover.js";
-    o.argv = {"node", SourceDir() + "/tests/integration/discovery/discover.js", nats_->url(), "settings"};
+    o.argv = {"node", SourceDir() + "/tests/integration/discovery/discover.js", nats_->url(), service};
     o.env = {{"NODE_PATH", BinaryDir() + "/discovery-node/node_modules"}};
     const std::string out = RunToCompletion(std::move(o), absl::Seconds(60));
     const size_t start = out.find("{\"ping_all\"");
@@ -127,6 +130,8 @@ class DiscoveryTest : public ::testing::Test {
     return Json::parse(out.substr(start, out.find('\n', start) - start));
   }
 
+  // "Ready" means nats-server has processed the sidecar's SUBs (the server confirms them with a
+  // flush round trip before it reports ready), so a request right away is served.
   NatsReplyMessage Call(const NatsRequestSpec& r) { return ValueOrDie(client_->Request(r, absl::Seconds(10))); }
 
   static const Json* FindEndpoint(const Json& service, const std::string& name) {
@@ -151,7 +156,7 @@ TEST_F(DiscoveryTest, NatsJsDiscoversActionEndpointsAndStats) {
                                {"Content-Type", "application/json"}};
   NatsReplyMessage read = Call({"svc.settings.v1.get_effective", headers,
                                 R"({"player_id":"pl_a8694c9d17e9b948","platform":"mobile"})"});
-  ASSERT_EQ(read.Header("X-Http-Status"), "200") << read.data;
+  ASSERT_EQ(read.Header("X-Http-Status"), "200") << read.data << "\n" << sidecar->output();
   NatsRequestSpec set{"svc.settings.v1.set_values", headers,
                       R"({"player_id":"pl_a8694c9d17e9b948","platform":"pc","expected_revision":3,
                           "values":{"audio.master_volume":80}})"};
@@ -208,19 +213,24 @@ TEST_F(DiscoveryTest, NatsJsDiscoversActionEndpointsAndStats) {
   EXPECT_EQ((*reset)["num_requests"], 0);
 }
 
+// A service with neither a schema (services/proto) nor a YAML action table: one endpoint, the
+// listener's wildcard subject, counting every request.
 TEST_F(DiscoveryTest, WithoutActionsOneWildcardEndpoint) {
-  auto sidecar = StartSidecar(/*actions=*/false);
-  NatsRequestSpec r{"svc.settings.v1.http", {{"X-Http-Method", "GET"}, {"X-Http-Path", "/echo/x"}}, ""};
-  ASSERT_EQ(Call(r).Header("X-Http-Status"), "200");
-  ASSERT_EQ(Call(r).Header("X-Http-Status"), "200");
+  auto sidecar = StartSidecar(/*actions=*/false, "echo");
+  NatsRequestSpec r{"svc.echo.v1.http", {{"X-Http-Method", "GET"}, {"X-Http-Path", "/echo/x"}}, ""};
+  for (int i = 0; i < 2; ++i) {
+    NatsReplyMessage reply = Call(r);
+    ASSERT_EQ(reply.Header("X-Http-Status"), "200") << reply.data << "\n" << sidecar->output();
+  }
 
-  Json d = Discover();
+  Json d = Discover("echo");
   SCOPED_TRACE(d.dump(2));
   ASSERT_EQ(d["info"].size(), 1u);
+  EXPECT_EQ(d["info"][0]["name"], "echo");
   ASSERT_EQ(d["info"][0]["endpoints"].size(), 1u);
   EXPECT_EQ(d["info"][0]["endpoints"][0]["name"], "all");
-  EXPECT_EQ(d["info"][0]["endpoints"][0]["subject"], "svc.settings.v1.>");
-  EXPECT_EQ(d["info"][0]["endpoints"][0]["queue_group"], "svc-settings-workers");
+  EXPECT_EQ(d["info"][0]["endpoints"][0]["subject"], "svc.echo.v1.>");
+  EXPECT_EQ(d["info"][0]["endpoints"][0]["queue_group"], "svc-echo-workers");
   ASSERT_EQ(d["stats"].size(), 1u);
   EXPECT_EQ(d["stats"][0]["endpoints"][0]["num_requests"], 2);
   EXPECT_EQ(d["stats"][0]["endpoints"][0]["num_errors"], 0);
