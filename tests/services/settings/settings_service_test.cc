@@ -7,7 +7,7 @@
 #include "services/settings/settings_service.h"
 #include "settings/v1/settings.pb.h"
 #include "tests/services/common/port_harness.h"
-#include "tests/services/settings/test_stores.h"
+#include "tests/services/common/test_stores.h"
 
 namespace sidecar::services {
 namespace {

@@ -7,7 +7,7 @@
 #include "services/state_manager/state_manager_service.h"
 #include "state_manager/v1/state_manager.pb.h"
 #include "tests/services/common/port_harness.h"
-#include "tests/services/state_manager/test_stores.h"
+#include "tests/services/common/test_stores.h"
 
 namespace sidecar::services {
 namespace {
