@@ -213,6 +213,15 @@ struct AuthLogic::SessionOp {
   Done<pb::LogoutResponse> logout_done;
   std::optional<Session> session;
   bool removed = false;  // logout: this request ended a live session
+
+  // Ends whichever action this op serves with `status`.
+  void Fail(absl::Status status) {
+    if (validate_done) {
+      std::move(validate_done)(std::move(status));
+    } else {
+      std::move(logout_done)(std::move(status));
+    }
+  }
 };
 
 struct AuthLogic::ChangeOp {
@@ -449,14 +458,20 @@ void AuthLogic::Validate(const CallContext& ctx, pb::ValidateRequest request,
   auto op = std::make_unique<SessionOp>(ctx);
   op->token_sha256 = TokenSha256(request.token());
   op->validate_done = std::move(done);
+  LoadSessionThen(std::move(op), &AuthLogic::ValidateWithSession);
+}
+
+void AuthLogic::LoadSessionThen(std::unique_ptr<SessionOp> op,
+                                void (AuthLogic::*next)(std::unique_ptr<SessionOp>)) {
   const std::string key = SessionKey(op->token_sha256);
-  Load<Session>(store_, key, ctx.now_ms(), [this, op = std::move(op)](Loaded<Session> s) mutable {
+  const int64_t now = op->ctx.now_ms();
+  Load<Session>(store_, key, now, [this, next, op = std::move(op)](Loaded<Session> s) mutable {
     if (!s.ok()) {
-      std::move(op->validate_done)(s.status());
+      op->Fail(s.status());
       return;
     }
     if (s->has_value()) op->session = (*s)->value;
-    ValidateWithSession(std::move(op));
+    (this->*next)(std::move(op));
   });
 }
 
@@ -501,15 +516,7 @@ void AuthLogic::Logout(const CallContext& ctx, pb::LogoutRequest request,
   auto op = std::make_unique<SessionOp>(ctx);
   op->token_sha256 = TokenSha256(request.token());
   op->logout_done = std::move(done);
-  const std::string key = SessionKey(op->token_sha256);
-  Load<Session>(store_, key, ctx.now_ms(), [this, op = std::move(op)](Loaded<Session> s) mutable {
-    if (!s.ok()) {
-      std::move(op->logout_done)(s.status());
-      return;
-    }
-    if (s->has_value()) op->session = (*s)->value;
-    LogoutWithSession(std::move(op));
-  });
+  LoadSessionThen(std::move(op), &AuthLogic::LogoutWithSession);
 }
 
 void AuthLogic::LogoutWithSession(std::unique_ptr<SessionOp> op) {

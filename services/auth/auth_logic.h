@@ -52,6 +52,8 @@ class AuthLogic {
   void LoginSucceeded(std::unique_ptr<LoginOp> op);
   void LoginFinish(std::unique_ptr<LoginOp> op);
 
+  // Reads the session the op's token names, then continues with `next` (validate and logout).
+  void LoadSessionThen(std::unique_ptr<SessionOp> op, void (AuthLogic::*next)(std::unique_ptr<SessionOp>));
   void ValidateWithSession(std::unique_ptr<SessionOp> op);
   void LogoutWithSession(std::unique_ptr<SessionOp> op);
 
