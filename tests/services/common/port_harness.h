@@ -108,13 +108,27 @@ inline google::protobuf::Value JsonToValue(const Json &j) {
 class PortHarness {
 public:
   using Factory = std::function<std::unique_ptr<Service>(const ServiceDeps &)>;
+  // Makes the store the port runs on, bound to the harness's dispatcher (e.g.
+  // KvStoreMaker() in kv_store_maker.h: JetStream KV on a real nats-server).
+  // Empty: the in-memory store.
+  using StoreMaker =
+      std::function<std::unique_ptr<StateStore>(event::Dispatcher &)>;
 
   PortHarness(std::string service_name, const Factory &factory,
-              bool fixtures_enabled = true)
-      : service_name_(std::move(service_name)), store_(loop_.dispatcher()),
-        events_(loop_.dispatcher()) {
+              bool fixtures_enabled = true,
+              const StoreMaker &make_store = {})
+      : service_name_(std::move(service_name)),
+        memory_store_(loop_.dispatcher()), events_(loop_.dispatcher()) {
+    if (make_store) {
+      external_store_ = make_store(loop_.dispatcher());
+      if (external_store_ == nullptr)
+        ADD_FAILURE() << "store maker failed; using the in-memory store";
+    }
+    store_ = external_store_ != nullptr
+                 ? external_store_.get()
+                 : static_cast<StateStore *>(&memory_store_);
     ServiceDeps deps;
-    deps.store = &store_;
+    deps.store = store_;
     deps.events = &events_;
     deps.fixtures_enabled = fixtures_enabled;
     service_ = factory(deps);
@@ -122,13 +136,14 @@ public:
   }
   // The service name (transcoder, event subjects) is the one the service
   // reports.
-  explicit PortHarness(const Factory &factory, bool fixtures_enabled = true)
-      : PortHarness(std::string(), factory, fixtures_enabled) {
+  explicit PortHarness(const Factory &factory, bool fixtures_enabled = true,
+                       const StoreMaker &make_store = {})
+      : PortHarness(std::string(), factory, fixtures_enabled, make_store) {
     service_name_ = std::string(service_->name());
   }
 
   HandlerRegistry &registry() { return registry_; }
-  InMemoryStateStore &store() { return store_; }
+  StateStore &store() { return *store_; }
   InMemoryEventPublisher &events() { return events_; }
   LoopThread &loop() { return loop_; }
   Service &service() { return *service_; }
@@ -279,13 +294,13 @@ public:
   void Put(const std::string &key, const std::string &value,
            int64_t expires_at_ms = 0) {
     loop_.Await<absl::StatusOr<uint64_t>>([&](auto done) {
-      store_.Put(key, value, WriteOptions{expires_at_ms}, std::move(done));
+      store_->Put(key, value, WriteOptions{expires_at_ms}, std::move(done));
     });
   }
   // The store entries under `prefix` (empty on error).
   std::vector<StoreEntry> List(const std::string &prefix) {
     auto got = loop_.Await<absl::StatusOr<std::vector<StoreEntry>>>(
-        [&](auto done) { store_.List(prefix, 0, std::move(done)); });
+        [&](auto done) { store_->List(prefix, 0, std::move(done)); });
     return got.has_value() && got->ok() ? **got : std::vector<StoreEntry>{};
   }
 
@@ -426,7 +441,9 @@ private:
   std::string service_name_;
   // Declared before everything that posts to it: destroyed last.
   LoopThread loop_;
-  InMemoryStateStore store_;
+  InMemoryStateStore memory_store_;
+  std::unique_ptr<StateStore> external_store_;
+  StateStore *store_ = nullptr; // one of the two above
   InMemoryEventPublisher events_;
   HandlerRegistry registry_;
   std::unique_ptr<Service> service_;
@@ -462,11 +479,12 @@ inline Json ReadJsonFile(const std::filesystem::path &path) {
 // match exactly (the error `message` is volatile and never compared; ts fields
 // are pinned by X-Request-Time).
 inline void RunGolden(const PortHarness::Factory &make,
-                      const std::filesystem::path &file) {
+                      const std::filesystem::path &file,
+                      const PortHarness::StoreMaker &make_store = {}) {
   SCOPED_TRACE(file.string());
   Json golden = ReadJsonFile(file);
   ASSERT_TRUE(golden.is_object()) << "not JSON";
-  PortHarness port(make);
+  PortHarness port(make, /*fixtures_enabled=*/true, make_store);
   EXPECT_EQ(golden.value("service", ""), std::string(port.service().name()));
   if (!golden["fixture"].is_null())
     port.LoadFixture(golden["fixture"]);
