@@ -4,11 +4,14 @@
 #include "absl/strings/str_join.h"
 #include "services/auth/auth_service.h"
 #include "services/event_bus/event_bus_service.h"
+#include "services/knowledge_base/knowledge_base_service.h"
 #include "services/language_system/language_system_service.h"
+#include "services/model_management/model_management_service.h"
 #include "services/payment/payment_service.h"
 #include "services/settings/settings_service.h"
 #include "services/state_manager/state_manager_service.h"
 #include "services/time_manager/time_manager_service.h"
+#include "services/weather_manager/weather_manager_service.h"
 
 namespace sidecar::services {
 namespace {
@@ -28,8 +31,11 @@ const std::vector<Port>& Ports() {
       {"payment", &MakePaymentService},
       {"state-manager", &MakeStateManagerService},
       {"event-bus", &MakeEventBusService},
+      {"model-management", &MakeModelManagementService},
+      {"knowledge-base", &MakeKnowledgeBaseService},
       {"language-system", &MakeLanguageSystemService},
       {"time-manager", &MakeTimeManagerService},
+      {"weather-manager", &MakeWeatherManagerService},
   };
   return ports;
 }
