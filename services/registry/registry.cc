@@ -3,11 +3,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/auth/auth_service.h"
+#include "services/capability_registry/capability_registry_service.h"
 #include "services/event_bus/event_bus_service.h"
 #include "services/knowledge_base/knowledge_base_service.h"
 #include "services/language_system/language_system_service.h"
 #include "services/model_management/model_management_service.h"
 #include "services/payment/payment_service.h"
+#include "services/performance_mode/performance_mode_service.h"
+#include "services/router/router_service.h"
 #include "services/settings/settings_service.h"
 #include "services/state_manager/state_manager_service.h"
 #include "services/time_manager/time_manager_service.h"
@@ -31,6 +34,9 @@ const std::vector<Port>& Ports() {
       {"payment", &MakePaymentService},
       {"state-manager", &MakeStateManagerService},
       {"event-bus", &MakeEventBusService},
+      {"router", &MakeRouterService},
+      {"capability-registry", &MakeCapabilityRegistryService},
+      {"performance-mode", &MakePerformanceModeService},
       {"model-management", &MakeModelManagementService},
       {"knowledge-base", &MakeKnowledgeBaseService},
       {"language-system", &MakeLanguageSystemService},
