@@ -183,7 +183,14 @@ http::Response ErrorResponseFromStatus(const absl::Status& status) {
                     std::string(upstream::FailureKindName(kind)));  // keeps an explicit reason
   }
   std::string_view message(status.message().data(), status.message().size());
-  return ErrorResponse(CodeForStatusCode(status.code()), message, details);
+  http::Response response = ErrorResponse(CodeForStatusCode(status.code()), message, details);
+  // Failures the sidecar itself decided (breaker open, limits, timeouts, connect failures) say so
+  // in a header too, so a caller or a load balancer can tell them from the upstream's own errors
+  // without parsing the body.
+  if (kind != upstream::FailureKind::kNone) {
+    response.headers.Set(std::string(kSidecarReasonHeader), std::string(upstream::FailureKindName(kind)));
+  }
+  return response;
 }
 
 }  // namespace sidecar::adapters

@@ -88,6 +88,10 @@ std::string ErrorBody(std::string_view code, std::string_view message,
 http::Response ErrorResponse(std::string_view code, std::string_view message,
                              const ErrorDetails& details = {});
 
+// Set on errors the sidecar produced itself (the upstream FailureKind name: circuit_open,
+// max_requests, connect_failure, timeout, ...).
+inline constexpr std::string_view kSidecarReasonHeader = "X-Sidecar-Reason";
+
 // Renders a Status: code from its absl code, message as is, details from GetErrorDetails() plus
 // `reason` = upstream::FailureKindName(kind) when the Status carries a FailureKind other than kNone
 // (and no reason is set yet). Upstream connect failures thus become 503 UNAVAILABLE

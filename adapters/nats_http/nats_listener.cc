@@ -1,5 +1,7 @@
 #include "adapters/nats_http/nats_listener.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 
 #include <charconv>
@@ -78,11 +80,64 @@ absl::StatusOr<std::unique_ptr<NatsListener>> NatsListener::Create(
 }
 
 NatsListener::~NatsListener() {
+  if (rejoin_confirm_thread_.joinable()) rejoin_confirm_thread_.join();
   subscription_.reset();  // no new messages; posted ones find the handler gone
+  left_.clear();
   active_.clear();        // cancels in-flight upstream requests through the filters' OnDestroy
 }
 
 absl::Status NatsListener::Start() {
+  started_ = true;
+  if (!serving_) {
+    log::Warn("nats listener not joining its queue group: upstream unhealthy",
+              {{"listener", name_}, {"queue", cfg_.queue}, {"why", not_serving_why_}});
+    return absl::OkStatus();
+  }
+  return Subscribe();
+}
+
+void NatsListener::SetServing(bool serving, const std::string& why) {
+  if (serving == serving_) return;
+  serving_ = serving;
+  not_serving_why_ = serving ? "" : why;
+  if (!started_ || draining_) return;
+  if (!serving) {
+    if (subscription_ == nullptr) return;
+    nats::Subscription* leaving = subscription_.get();
+    left_.push_back(std::move(subscription_));
+    // Once drained, drop it on a later loop iteration (not from inside its own callback); the weak
+    // token makes that a no-op if the listener is gone by then.
+    absl::Status st = leaving->Drain([this, leaving, alive = std::weak_ptr<int>(alive_)] {
+      dispatcher_.Post([this, leaving, alive] {
+        if (alive.expired()) return;
+        left_.erase(std::remove_if(left_.begin(), left_.end(), [leaving](const auto& s) { return s.get() == leaving; }),
+                    left_.end());
+      });
+    });
+    if (!st.ok()) log::Warn("leaving the queue group failed", {{"listener", name_}, {"error", st.ToString()}});
+    log::Warn("nats listener left its queue group: upstream unhealthy",
+              {{"listener", name_}, {"queue", cfg_.queue}, {"why", why}});
+    return;
+  }
+  absl::Status st = Subscribe();
+  if (!st.ok()) {
+    log::Error("rejoining the queue group failed", {{"listener", name_}, {"error", st.ToString()}});
+    return;
+  }
+  if (rejoin_confirm_thread_.joinable()) rejoin_confirm_thread_.join();
+  rejoin_confirmed_ = false;
+  rejoin_confirm_thread_ = std::thread([this, conn = connection_.raw(), alive = std::weak_ptr<int>(alive_)] {
+    natsConnection_FlushTimeout(conn, 2000);
+    dispatcher_.Post([this, alive] {
+      if (alive.expired()) return;
+      rejoin_confirmed_ = true;
+      if (ready_changed_) ready_changed_();
+    });
+  });
+  log::Info("nats listener rejoined its queue group", {{"listener", name_}, {"queue", cfg_.queue}});
+}
+
+absl::Status NatsListener::Subscribe() {
   auto sub = connection_.QueueSubscribe(cfg_.subject, cfg_.queue,
                                         [this](nats::Message m) { OnMessage(std::move(m)); });
   if (!sub.ok()) return sub.status();
@@ -95,6 +150,14 @@ absl::Status NatsListener::Start() {
 bool NatsListener::Ready(std::string* why) const {
   if (draining_) {
     *why = "draining";
+    return false;
+  }
+  if (!serving_) {
+    *why = "left queue group: " + not_serving_why_;
+    return false;
+  }
+  if (!rejoin_confirmed_) {
+    *why = "rejoining queue group";
     return false;
   }
   if (subscription_ == nullptr) {

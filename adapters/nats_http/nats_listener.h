@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -39,6 +40,16 @@ class NatsListener final : public http::Listener {
   void Drain(absl::AnyInvocable<void()> done) override;
   size_t active_requests() const override { return active_.size(); }
 
+  // Leaves the queue group while `serving` is false and rejoins when it is true again. The server
+  // calls it when the upstream's health changes, so NATS sends the work to healthy tasks instead
+  // of to one that can only fail it. Leaving drains: messages already delivered are still served.
+  // Before Start() it only records the wish (Start then does not subscribe while not serving).
+  void SetServing(bool serving, const std::string& why);
+  bool serving() const { return serving_; }
+  // Runs (on the dispatcher) when Ready() may have changed by itself, e.g. once a rejoin is
+  // confirmed, so the owner can re-evaluate /ready.
+  void SetReadyChangedCallback(absl::AnyInvocable<void()> cb) { ready_changed_ = std::move(cb); }
+
  private:
   struct ActiveRequest;
   struct ActionStats {
@@ -65,6 +76,7 @@ class NatsListener final : public http::Listener {
               http::Clock::time_point start);
   ActionStats& StatsFor(const std::string& service, const std::string& action);
   void MaybeFinishDrain();
+  absl::Status Subscribe();
 
   const std::string name_;
   const config::NatsListenerConfig cfg_;
@@ -78,6 +90,18 @@ class NatsListener final : public http::Listener {
   const std::vector<http::FilterFactory> filters_;
 
   nats::SubscriptionPtr subscription_;
+  // Subscriptions left behind by SetServing(false), kept until their drain completes (a
+  // Subscription must not be destroyed from its own drain callback).
+  std::vector<nats::SubscriptionPtr> left_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // weak-referenced by posted cleanup
+  bool started_ = false;
+  bool serving_ = true;
+  // After rejoining, not ready until a PING/PONG round trip shows nats-server has our SUB (the
+  // flush blocks, so it runs on its own thread; joined before the next one and on destruction).
+  bool rejoin_confirmed_ = true;
+  std::thread rejoin_confirm_thread_;
+  absl::AnyInvocable<void()> ready_changed_;
+  std::string not_serving_why_;
   std::unordered_map<uint64_t, std::unique_ptr<ActiveRequest>> active_;
   uint64_t next_id_ = 0;
   bool draining_ = false;

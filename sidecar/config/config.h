@@ -30,7 +30,10 @@ struct NatsConfig {
   std::string name = "nats-sidecar";
   int64_t connect_timeout_ms = 2000;
   int64_t reconnect_wait_ms = 250;
+  int64_t reconnect_jitter_ms = 100;  // added at random to each reconnect wait
   int64_t max_reconnect_attempts = -1;  // -1: forever
+  // A dead link is noticed after ping_interval_ms * (max_pings_out + 1) at most: 6 s by default,
+  // within the 15 s the fleet promises.
   int64_t ping_interval_ms = 2000;
   int64_t max_pings_out = 2;
   std::string inbox_prefix;  // "" -> _INBOX
@@ -95,8 +98,26 @@ struct NativeClusterConfig {
   bool serve = false;
 };
 
+// Limits and consecutive-failure ejection for one cluster (sidecar/resilience/circuit_breaker.h).
+// Every cluster has one; these are the defaults.
+struct CircuitBreakersConfig {
+  int64_t max_requests = 1024;       // in flight; beyond -> 503 reason max_requests
+  int64_t max_retries = 64;          // retries in flight; beyond -> the retry is not made
+  int64_t consecutive_failures = 5;  // transport errors or 5xx in a row that open it; 0: never
+  int64_t open_interval_ms = 60000;  // then one half-open probe decides
+};
+
+// Retries to a cluster are at most budget_percent of its requests (over a 10 s window) plus
+// min_retries_per_second (sidecar/resilience/retry_budget.h).
+struct RetryBudgetConfig {
+  int64_t budget_percent = 20;
+  int64_t min_retries_per_second = 10;
+};
+
 struct ClusterConfig {
   std::string name;
+  CircuitBreakersConfig circuit_breakers;
+  RetryBudgetConfig retry_budget;
   // Exactly one kind is set.
   std::optional<LegacyHttpClusterConfig> legacy_http;
   std::optional<NatsClusterConfig> nats;
@@ -151,6 +172,20 @@ struct RouteOverrideConfig {
   std::vector<std::string> principals;  // X-Principal values allowed to use it; "*" = anyone
 };
 
+// When and how a route retries a failed attempt (the router, sidecar/router/router.cc).
+struct RetryPolicyConfig {
+  // Outcomes that are retried: connect_failure, reset, timeout, unavailable (503 / UNAVAILABLE),
+  // no_responders.
+  std::vector<std::string> retry_on = {"connect_failure", "reset", "timeout", "unavailable", "no_responders"};
+  int64_t max_attempts = 3;  // including the first; all inside the request's deadline
+  int64_t backoff_base_ms = 25;
+  int64_t backoff_max_ms = 250;
+  int64_t per_try_timeout_ms = 0;  // 0: each attempt may use the whole remaining deadline
+  // By default only idempotent requests are retried: GET/HEAD/OPTIONS/PUT/DELETE, or any request
+  // carrying an idempotency key (Idempotency-Key header or a JSON `idempotency_key` field).
+  bool retry_non_idempotent = false;
+};
+
 struct RouteConfig {
   std::string name;     // unique; default "<service>/<action or *>" or the prefix
   std::string service;  // NATS requests match on service (+ action); HTTP ones get this service
@@ -162,10 +197,11 @@ struct RouteConfig {
   std::vector<WeightedClusterConfig> split;
   std::optional<StickyConfig> sticky;  // absent: random split
   std::optional<RouteOverrideConfig> override_header;
-  // When the chosen NATS cluster answers "no responders", the request is sent once to this
-  // cluster within the same deadline (counted apart from errors).
+  // When the chosen cluster answers "no responders" or its breaker is open, the request is sent
+  // once to this cluster within the same deadline (counted apart from errors).
   std::string fallback;
   int64_t timeout_ms = 0;  // 0: the listener's / cluster's own bound
+  std::optional<RetryPolicyConfig> retry;  // absent: no retries
 };
 
 struct Config {

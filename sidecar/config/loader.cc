@@ -407,7 +407,7 @@ class Loader {
   void ReadNats(const YAML::Node& node, const std::string& path, NatsConfig* out) {
     MapView map(
         *this, node, path,
-        {"servers", "name", "connect_timeout_ms", "reconnect_wait_ms", "max_reconnect_attempts",
+        {"servers", "name", "connect_timeout_ms", "reconnect_wait_ms", "reconnect_jitter_ms", "max_reconnect_attempts",
          "ping_interval_ms", "max_pings_out", "inbox_prefix", "user", "password", "token"});
     if (!map.ok()) return;
     ReadServers(map, &out->servers);
@@ -417,6 +417,7 @@ class Loader {
     Int(map, "connect_timeout_ms", kPositive, &out->connect_timeout_ms);
     Int(map, "reconnect_wait_ms", kPositive, &out->reconnect_wait_ms);
     Int(map, "max_reconnect_attempts", Range{-1}, &out->max_reconnect_attempts);
+    Int(map, "reconnect_jitter_ms", Range{0}, &out->reconnect_jitter_ms);
     Int(map, "ping_interval_ms", kPositive, &out->ping_interval_ms);
     Int(map, "max_pings_out", kPositive, &out->max_pings_out);
     if (String(map, "inbox_prefix", &out->inbox_prefix) && !out->inbox_prefix.empty() &&
@@ -538,13 +539,24 @@ class Loader {
 
   void ReadCluster(const YAML::Node& node, const std::string& path, ClusterConfig* out) {
     static constexpr absl::string_view kKinds[] = {"legacy_http", "nats", "native"};
-    MapView map(*this, node, path, {"name", "legacy_http", "nats", "native"});
+    MapView map(*this, node, path,
+                {"name", "legacy_http", "nats", "native", "circuit_breakers", "retry_budget"});
     if (!map.ok()) return;
     if (String(map, "name", &out->name, /*required=*/true) && !IsResourceName(out->name)) {
       Error(map.PathOf("name"), absl::StrCat("expected [a-z][a-z0-9_-]*, got '", out->name, "'"));
     }
     CheckOneKind(map, kKinds);
     if (const YAML::Node* n = map.Get("legacy_http")) {
+    if (const YAML::Node* n = map.Get("circuit_breakers")) {
+      ReadCircuitBreakers(*n, map.PathOf("circuit_breakers"), &out->circuit_breakers);
+    }
+    if (const YAML::Node* n = map.Get("retry_budget")) {
+      MapView budget(*this, *n, map.PathOf("retry_budget"), {"budget_percent", "min_retries_per_second"});
+      if (budget.ok()) {
+        Int(budget, "budget_percent", Range{0, 100}, &out->retry_budget.budget_percent);
+        Int(budget, "min_retries_per_second", Range{0}, &out->retry_budget.min_retries_per_second);
+      }
+    }
       ReadLegacyHttp(*n, map.PathOf("legacy_http"), &out->legacy_http.emplace());
     }
     if (const YAML::Node* n = map.Get("nats")) {
@@ -636,6 +648,51 @@ class Loader {
   }
 
   void ReadHealthCheck(const YAML::Node& node, const std::string& path, HealthCheckConfig* out) {
+  void ReadCircuitBreakers(const YAML::Node& node, const std::string& path, CircuitBreakersConfig* out) {
+    MapView map(*this, node, path, {"max_requests", "max_retries", "consecutive_failures", "open_interval_ms"});
+    if (!map.ok()) return;
+    Int(map, "max_requests", kPositive, &out->max_requests);
+    Int(map, "max_retries", Range{0}, &out->max_retries);
+    Int(map, "consecutive_failures", Range{0}, &out->consecutive_failures);
+    Int(map, "open_interval_ms", kPositive, &out->open_interval_ms);
+  }
+
+  void ReadRetryPolicy(const YAML::Node& node, const std::string& path, RetryPolicyConfig* out) {
+    static constexpr absl::string_view kOutcomes[] = {"connect_failure", "reset", "timeout", "unavailable",
+                                                      "no_responders"};
+    MapView map(*this, node, path,
+                {"retry_on", "max_attempts", "backoff_base_ms", "backoff_max_ms", "per_try_timeout_ms",
+                 "retry_non_idempotent"});
+    if (!map.ok()) return;
+    if (const YAML::Node* n = map.Get("retry_on")) {
+      const std::string list_path = map.PathOf("retry_on");
+      if (!n->IsSequence()) {
+        Error(list_path, "expected list");
+      } else {
+        out->retry_on.clear();
+        for (size_t i = 0; i < n->size(); ++i) {
+          std::optional<std::string> v = Scalar((*n)[i], Item(list_path, i), "string");
+          if (!v.has_value()) continue;
+          if (std::find(std::begin(kOutcomes), std::end(kOutcomes), *v) == std::end(kOutcomes)) {
+            Error(Item(list_path, i), absl::StrCat("unknown outcome '", *v,
+                                                   "' (expected connect_failure, reset, timeout, unavailable "
+                                                   "or no_responders)"));
+            continue;
+          }
+          out->retry_on.push_back(*v);
+        }
+      }
+    }
+    Int(map, "max_attempts", Range{1, 10}, &out->max_attempts);
+    Int(map, "backoff_base_ms", kPositive, &out->backoff_base_ms);
+    Int(map, "backoff_max_ms", kPositive, &out->backoff_max_ms);
+    Int(map, "per_try_timeout_ms", Range{0}, &out->per_try_timeout_ms);
+    Bool(map, "retry_non_idempotent", &out->retry_non_idempotent);
+    if (out->backoff_max_ms < out->backoff_base_ms) {
+      Error(map.PathOf("backoff_max_ms"), "must be at least backoff_base_ms");
+    }
+  }
+
     MapView map(*this, node, path,
                 {"path", "interval_ms", "timeout_ms", "healthy_threshold", "unhealthy_threshold"});
     if (!map.ok()) return;
@@ -713,9 +770,12 @@ class Loader {
   void ReadRoute(const YAML::Node& node, const std::string& path, RouteConfig* out) {
     MapView map(*this, node, path,
                 {"name", "service", "action", "prefix", "cluster", "split", "sticky", "override",
-                 "fallback", "timeout_ms"});
+                 "fallback", "timeout_ms", "retry"});
     if (!map.ok()) return;
     if (String(map, "name", &out->name) && !out->name.empty() && !IsRouteName(out->name)) {
+    if (const YAML::Node* n = map.Get("retry")) {
+      ReadRetryPolicy(*n, map.PathOf("retry"), &out->retry.emplace());
+    }
       Error(map.PathOf("name"), absl::StrCat("expected [a-z0-9][a-z0-9_./*-]*, got '", out->name, "'"));
     }
     if (String(map, "service", &out->service) && !out->service.empty() && !IsServiceName(out->service)) {
@@ -1243,3 +1303,20 @@ nlohmann::json ToJson(const Config& config) {
 }
 
 }  // namespace sidecar::config
+                 {"reconnect_jitter_ms", nats.reconnect_jitter_ms},
+    const CircuitBreakersConfig& cb = cluster.circuit_breakers;
+    entry["circuit_breakers"] = {{"max_requests", cb.max_requests},
+                                 {"max_retries", cb.max_retries},
+                                 {"consecutive_failures", cb.consecutive_failures},
+                                 {"open_interval_ms", cb.open_interval_ms}};
+    entry["retry_budget"] = {{"budget_percent", cluster.retry_budget.budget_percent},
+                             {"min_retries_per_second", cluster.retry_budget.min_retries_per_second}};
+    if (route.retry.has_value()) {
+      const RetryPolicyConfig& r = *route.retry;
+      entry["retry"] = {{"retry_on", r.retry_on},
+                        {"max_attempts", r.max_attempts},
+                        {"backoff_base_ms", r.backoff_base_ms},
+                        {"backoff_max_ms", r.backoff_max_ms},
+                        {"per_try_timeout_ms", r.per_try_timeout_ms},
+                        {"retry_non_idempotent", r.retry_non_idempotent}};
+    }

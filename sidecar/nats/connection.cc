@@ -4,6 +4,7 @@
 #include <nats/adapters/libevent.h>
 
 #include <chrono>
+#include <map>
 #include <future>
 
 #include "sidecar/common/logging.h"
@@ -67,7 +68,12 @@ struct Connection::Shared {
   // False once the Connection is being destroyed: callbacks then stop posting.
   std::atomic<bool> alive{true};
   // Only touched on the dispatcher thread; posted work reaches it through a weak_ptr.
-  std::shared_ptr<StateCallback> on_state = std::make_shared<StateCallback>();
+  struct StateObservers {
+    StateCallback primary;
+    std::map<int, StateCallback> others;
+    int next_id = 0;
+  };
+  std::shared_ptr<StateObservers> on_state = std::make_shared<StateObservers>();
   std::promise<void> closed;
   // Set by DrainAndClose before the drain starts; posted to the dispatcher by OnClosed.
   std::shared_ptr<absl::AnyInvocable<void()>> on_closed;
@@ -80,8 +86,17 @@ struct Connection::Shared {
     connected->store(up);
     connected_gauge->Set(up ? 1 : 0);
     if (!alive.load()) return;
-    dispatcher->Post([weak = std::weak_ptr<StateCallback>(on_state), up]() {
-      if (auto cb = weak.lock(); cb && *cb) (*cb)(up);
+    dispatcher->Post([weak = std::weak_ptr<StateObservers>(on_state), up]() {
+      auto observers = weak.lock();
+      if (observers == nullptr) return;
+      // Observers first (e.g. request muxes failing their in-flight requests), then the owner's.
+      std::vector<int> ids;
+      for (const auto& [id, cb] : observers->others) ids.push_back(id);
+      for (int id : ids) {
+        auto it = observers->others.find(id);  // an earlier observer may have removed it
+        if (it != observers->others.end() && it->second) it->second(up);
+      }
+      if (observers->primary) observers->primary(up);
     });
   }
 
@@ -148,6 +163,11 @@ absl::StatusOr<NatsOptionsPtr> BaseOptions(const config::NatsConfig& cfg, const 
   if (s == NATS_OK) s = natsOptions_SetName(opts.get(), name.c_str());
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts.get(), cfg.connect_timeout_ms);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts.get(), cfg.reconnect_wait_ms);
+  // Jitter, so a fleet that lost the same server does not reconnect in lockstep.
+  if (s == NATS_OK) s = natsOptions_SetReconnectJitter(opts.get(), cfg.reconnect_jitter_ms, cfg.reconnect_jitter_ms);
+  // Blocking requests (JetStream calls on the store connection) fail at once on a disconnect
+  // instead of waiting out their timeout; the loop's RequestMux does the same by itself.
+  if (s == NATS_OK) s = natsOptions_SetFailRequestsOnDisconnect(opts.get(), true);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts.get(), static_cast<int>(cfg.max_reconnect_attempts));
   if (s == NATS_OK) s = natsOptions_SetPingInterval(opts.get(), cfg.ping_interval_ms);
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts.get(), static_cast<int>(cfg.max_pings_out));
@@ -231,7 +251,15 @@ Connection::~Connection() {
   conn_.reset();
 }
 
-void Connection::SetStateCallback(StateCallback cb) { *shared_->on_state = std::move(cb); }
+void Connection::SetStateCallback(StateCallback cb) { shared_->on_state->primary = std::move(cb); }
+
+int Connection::AddStateObserver(StateCallback cb) {
+  const int id = ++shared_->on_state->next_id;
+  shared_->on_state->others.emplace(id, std::move(cb));
+  return id;
+}
+
+void Connection::RemoveStateObserver(int id) { shared_->on_state->others.erase(id); }
 
 void Connection::DrainAndClose(std::chrono::milliseconds timeout, absl::AnyInvocable<void()> on_closed) {
   shared_->on_closed = std::make_shared<absl::AnyInvocable<void()>>(std::move(on_closed));

@@ -74,6 +74,10 @@ class Connection {
   // than let nats.c park the message in its reconnect buffer) asks this.
   natsConnStatus status() const;
   void SetStateCallback(StateCallback cb);
+  // More state callbacks (dispatcher thread only): each runs on every change, before the one set
+  // by SetStateCallback. Remove before the observer goes away.
+  int AddStateObserver(StateCallback cb);
+  void RemoveStateObserver(int id);
   // Graceful close for shutdown: nats.c drains what is left, flushes every buffered publish (the
   // last replies live in its buffer until the event loop writes them) and closes. `on_closed` runs
   // on the dispatcher once the connection is closed, so the loop must keep running until then.

@@ -62,9 +62,14 @@ absl::StatusOr<std::unique_ptr<RequestMux>> RequestMux::Create(Connection& conne
 }
 
 RequestMux::RequestMux(Connection& connection, Options options)
-    : connection_(connection), dispatcher_(connection.dispatcher()), options_(std::move(options)) {}
+    : connection_(connection), dispatcher_(connection.dispatcher()), options_(std::move(options)) {
+  state_observer_ = connection_.AddStateObserver([this](bool connected) {
+    if (!connected) FailAllInFlight();
+  });
+}
 
 RequestMux::~RequestMux() {
+  connection_.RemoveStateObserver(state_observer_);
   *alive_ = false;
   // Callbacks are dropped uncalled (see the header); their timers die with them.
   pending_.clear();
@@ -184,6 +189,17 @@ void RequestMux::DeliverFailure(RequestId id) {
   absl::Status failure = std::move(entry->failure);
   entry.reset();
   std::move(done)(std::move(failure));
+}
+
+void RequestMux::FailAllInFlight() {
+  std::vector<RequestId> ids;
+  for (const auto& [id, pending] : pending_) {
+    if (!pending->failing) ids.push_back(id);
+  }
+  for (RequestId id : ids) {
+    FailLater(id, Failure(absl::StatusCode::kUnavailable, RequestFailure::kNotConnected,
+                          "connection to NATS lost with the request in flight"));
+  }
 }
 
 }  // namespace sidecar::nats

@@ -16,8 +16,9 @@
 //                          reconnects it would park the request in its reconnect buffer and the
 //                          caller would wait for the whole deadline for nothing
 //   publish failed         the publish error's code, kPublishFailed
-// Requests already in flight when the connection drops are not failed at once: they end at their
-// deadline (a reply cannot come back, but a reconnect within the deadline may still carry one).
+// Requests already in flight when the connection drops fail at once with kNotConnected (like
+// nats.c's FailRequestsOnDisconnect): their replies would go to a subscription the server has
+// forgotten, so waiting out the deadline would only turn a fast 503 into a slow 504.
 //
 // Dispatcher thread only. The callback runs exactly once, on the dispatcher, never inline from
 // Request(), never after Cancel(), and never after the mux is destroyed: destroying the mux with
@@ -97,6 +98,8 @@ class RequestMux {
   // Marks `id` failed and posts the delivery; Cancel() before it runs still wins.
   void FailLater(RequestId id, absl::Status failure);
   void DeliverFailure(RequestId id);
+  // On disconnect: every request still waiting for its reply fails now.
+  void FailAllInFlight();
 
   Connection& connection_;
   event::Dispatcher& dispatcher_;
@@ -106,6 +109,7 @@ class RequestMux {
   absl::flat_hash_map<RequestId, std::unique_ptr<Pending>> pending_;
   RequestId next_id_ = 0;
   uint64_t late_replies_ = 0;
+  int state_observer_ = 0;
   // Posted deliveries outlive the mux; they check this first.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "sidecar/upstream/guarded_cluster.h"
 
 namespace sidecar::router {
 namespace {
@@ -61,6 +62,38 @@ bool PrincipalAllowed(const config::RouteOverrideConfig& cfg, const http::Reques
 
 }  // namespace
 
+bool RetryPolicy::RetriesOn(std::string_view reason) const {
+  return std::find(retry_on.begin(), retry_on.end(), reason) != retry_on.end();
+}
+
+std::string_view RetryReason(const absl::StatusOr<http::Response>& result) {
+  if (result.ok()) return result->status == 503 ? "unavailable" : "";
+  switch (upstream::GetFailureKind(result.status())) {
+    case upstream::FailureKind::kConnectFailure: return "connect_failure";
+    case upstream::FailureKind::kReset: return "reset";
+    case upstream::FailureKind::kTimeout: return "timeout";
+    case upstream::FailureKind::kNoResponders: return "no_responders";
+    case upstream::FailureKind::kNone:
+      // An UNAVAILABLE error reply from a remote (e.g. a NATS responder's 503).
+      return result.status().code() == absl::StatusCode::kUnavailable ? "unavailable" : "";
+    default:
+      return "";  // local refusals: retrying the same cluster cannot help
+  }
+}
+
+bool IsIdempotent(const http::Request& request) {
+  static constexpr std::string_view kIdempotentMethods[] = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"};
+  for (std::string_view m : kIdempotentMethods) {
+    if (request.method == m) return true;
+  }
+  if (auto key = request.headers.Get("Idempotency-Key"); key.has_value() && !key->empty()) return true;
+  if (request.body.find("idempotency_key") == std::string::npos) return false;  // cheap pre-check
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return false;
+  auto it = body.find("idempotency_key");
+  return it != body.end() && it->is_string() && !it->get<std::string>().empty();
+}
+
 uint64_t Fnv1a64(std::string_view data) {
   uint64_t hash = 14695981039346656037ull;
   for (unsigned char c : data) {
@@ -109,9 +142,18 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Create(const std::
     route.sticky = rc.sticky;
     route.override_header = rc.override_header;
     route.timeout = std::chrono::milliseconds(rc.timeout_ms);
+    if (rc.retry.has_value()) {
+      RetryPolicy& retry = route.retry.emplace();
+      retry.retry_on = rc.retry->retry_on;
+      retry.max_attempts = static_cast<int>(rc.retry->max_attempts);
+      retry.backoff = {std::chrono::milliseconds(rc.retry->backoff_base_ms),
+                       std::chrono::milliseconds(rc.retry->backoff_max_ms)};
+      retry.per_try_timeout = std::chrono::milliseconds(rc.retry->per_try_timeout_ms);
+      retry.retry_non_idempotent = rc.retry->retry_non_idempotent;
+    }
     int64_t total = 0;
     for (const config::WeightedClusterConfig& w : rc.split) {
-      upstream::Cluster* cluster = clusters.Get(w.cluster);
+      upstream::GuardedCluster* cluster = clusters.Get(w.cluster);
       if (cluster == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(where, ": unknown cluster '", w.cluster, "'"));
       }
@@ -218,6 +260,17 @@ nlohmann::json RouteTable::ToJson() const {
     }
     if (route.fallback != nullptr) entry["fallback"] = route.fallback->name();
     if (route.timeout.count() > 0) entry["timeout_ms"] = route.timeout.count();
+    if (route.retry.has_value()) {
+      entry["retry"] = {{"retry_on", route.retry->retry_on},
+                        {"max_attempts", route.retry->max_attempts},
+                        {"backoff_base_ms", route.retry->backoff.base.count()},
+                        {"backoff_max_ms", route.retry->backoff.max.count()},
+                        {"per_try_timeout_ms", route.retry->per_try_timeout.count()},
+                        {"retry_non_idempotent", route.retry->retry_non_idempotent}};
+    }
+    for (const WeightedCluster& w : route.split) {
+      entry["breakers"][w.cluster->name()] = std::string(resilience::BreakerStateName(w.cluster->breaker_state()));
+    }
     out.push_back(std::move(entry));
   }
   return out;
@@ -278,55 +331,114 @@ http::FilterStatus RouterFilter::OnRequest(http::Request& request) {
     callbacks_->SendError(chosen.status());
     return http::FilterStatus::kStopIteration;
   }
-  upstream::Cluster& cluster = *(*chosen)->cluster;
+  upstream::GuardedCluster& cluster = *(*chosen)->cluster;
   metrics_.route_requests_total.Add({{"route", route_->name}, {"cluster", cluster.name()}, {"reason", reason}})
       .Increment();
   request_ = &request;
-  Send(cluster);
+  deadline_ = request.deadline;
+  started_ = http::Clock::now();
+  Send(cluster, /*retry=*/false);
   return http::FilterStatus::kStopIteration;
 }
 
-void RouterFilter::Send(upstream::Cluster& cluster) {
+void RouterFilter::Send(upstream::GuardedCluster& cluster, bool retry) {
   callbacks_->stream_info().route_cluster = cluster.name();
-  if (http::Clock::now() >= request_->deadline) {
-    callbacks_->SendError(absl::DeadlineExceededError("deadline passed before the request was routed"));
+  serving_cluster_ = &cluster;
+  const http::Clock::time_point now = http::Clock::now();
+  if (now >= deadline_) {
+    Finish(absl::DeadlineExceededError("deadline passed before the request was routed"));
     return;
   }
-  in_flight_ = cluster.Send(*request_, [this, &cluster](absl::StatusOr<http::Response> result) {
+  request_->deadline = deadline_;
+  if (route_->retry.has_value() && route_->retry->per_try_timeout.count() > 0) {
+    request_->deadline = std::min(deadline_, now + route_->retry->per_try_timeout);
+  }
+  ++attempts_;
+  auto on_result = [this, &cluster](absl::StatusOr<http::Response> result) {
     in_flight_ = nullptr;
     OnResult(cluster, std::move(result));
-  });
-}
-
-void RouterFilter::OnResult(upstream::Cluster& cluster, absl::StatusOr<http::Response> result) {
-  if (result.ok()) {
-    callbacks_->SendResponse(*std::move(result));
+  };
+  if (!retry) {
+    in_flight_ = cluster.Send(*request_, std::move(on_result));
     return;
   }
-  // Nobody serves this subject (a NATS side not deployed yet, or all its tasks gone): one more try
-  // on the fallback side within the same deadline. Counted apart from errors.
+  std::string_view refused;
+  in_flight_ = cluster.SendRetry(*request_, std::move(on_result), &refused);
+  if (in_flight_ == nullptr) {
+    metrics_.retries_skipped_total
+        .Add({{"route", route_->name}, {"cluster", cluster.name()}, {"reason", std::string(refused)}})
+        .Increment();
+    Finish(std::move(retrying_));
+  }
+}
+
+void RouterFilter::OnResult(upstream::GuardedCluster& cluster, absl::StatusOr<http::Response> result) {
+  // Nobody serves this subject (a NATS side not deployed yet, or all its tasks gone), or the
+  // side's breaker is open: one more try on the fallback side within the same deadline. Counted
+  // apart from errors and retries.
+  const upstream::FailureKind kind = upstream::GetFailureKind(result.status());
   if (!fell_back_ && route_->fallback != nullptr && route_->fallback != &cluster &&
-      upstream::GetFailureKind(result.status()) == upstream::FailureKind::kNoResponders) {
+      (kind == upstream::FailureKind::kNoResponders || kind == upstream::FailureKind::kCircuitOpen)) {
     fell_back_ = true;
     metrics_.route_fallback_total
         .Add({{"route", route_->name}, {"from", cluster.name()}, {"to", route_->fallback->name()}})
         .Increment();
-    Send(*route_->fallback);
+    Send(*route_->fallback, /*retry=*/false);
     return;
   }
-  callbacks_->SendError(result.status());
+  const std::string_view reason = RetryReason(result);
+  if (reason.empty()) {
+    Finish(std::move(result));
+    return;
+  }
+  retrying_ = std::move(result);
+  if (!MaybeRetry(cluster, reason)) Finish(std::move(retrying_));
+}
+
+bool RouterFilter::MaybeRetry(upstream::GuardedCluster& cluster, std::string_view reason) {
+  if (!route_->retry.has_value() || !route_->retry->RetriesOn(reason)) return false;
+  const RetryPolicy& policy = *route_->retry;
+  auto skip = [&](const char* why) {
+    metrics_.retries_skipped_total.Add({{"route", route_->name}, {"cluster", cluster.name()}, {"reason", why}})
+        .Increment();
+    return false;
+  };
+  if (attempts_ >= policy.max_attempts) return skip("max_attempts");
+  if (!policy.retry_non_idempotent && !IsIdempotent(*request_)) return skip("non_idempotent");
+  const std::chrono::milliseconds backoff = resilience::FullJitterBackoff(policy.backoff, attempts_);
+  if (http::Clock::now() + backoff >= deadline_) return skip("deadline");
+  if (!cluster.TryReserveRetry()) return skip("budget");
+  metrics_.retries_total.Add({{"route", route_->name}, {"cluster", cluster.name()}, {"reason", std::string(reason)}})
+      .Increment();
+  retry_timer_ = callbacks_->dispatcher().CreateTimer([this, &cluster] { Send(cluster, /*retry=*/true); });
+  retry_timer_->Enable(backoff);
+  return true;
+}
+
+void RouterFilter::Finish(absl::StatusOr<http::Response> result) {
+  if (observer_ != nullptr && route_ != nullptr && serving_cluster_ != nullptr) {
+    observer_->OnRequest(route_->name, serving_cluster_->name(), !upstream::IsUpstreamFailure(result),
+                         std::chrono::duration_cast<std::chrono::microseconds>(http::Clock::now() - started_));
+  }
+  if (result.ok()) {
+    callbacks_->SendResponse(*std::move(result));
+  } else {
+    callbacks_->SendError(result.status());
+  }
 }
 
 void RouterFilter::OnDestroy() {
+  if (retry_timer_ != nullptr) retry_timer_->Disable();
   if (in_flight_ != nullptr) {
     in_flight_->Cancel();
     in_flight_ = nullptr;
   }
 }
 
-http::FilterFactory RouterFilterFactory(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics) {
-  return [routes = std::move(routes), &metrics]() -> http::FilterPtr {
-    return std::make_unique<RouterFilter>(routes, metrics);
+http::FilterFactory RouterFilterFactory(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics,
+                                       RouteObserver* observer) {
+  return [routes = std::move(routes), &metrics, observer]() -> http::FilterPtr {
+    return std::make_unique<RouterFilter>(routes, metrics, observer);
   };
 }
 

@@ -28,7 +28,10 @@
 #include "nlohmann/json.hpp"
 #include "prometheus/counter.h"
 #include "sidecar/config/config.h"
+#include "sidecar/event/dispatcher.h"
 #include "sidecar/http/filter.h"
+#include "sidecar/resilience/backoff.h"
+#include "sidecar/router/route_observer.h"
 #include "sidecar/stats/metrics.h"
 #include "sidecar/upstream/cluster_manager.h"
 
@@ -41,9 +44,28 @@ uint64_t Fnv1a64(std::string_view data);
 uint32_t StickyBucket(std::string_view key);
 
 struct WeightedCluster {
-  upstream::Cluster* cluster = nullptr;
+  upstream::GuardedCluster* cluster = nullptr;
   int64_t weight_bp = 0;
 };
+
+// A route's retry policy (config::RetryPolicyConfig, resolved).
+struct RetryPolicy {
+  std::vector<std::string> retry_on;  // outcome names (RetryReason)
+  int max_attempts = 1;
+  resilience::BackoffPolicy backoff;
+  std::chrono::milliseconds per_try_timeout{0};
+  bool retry_non_idempotent = false;
+
+  bool RetriesOn(std::string_view reason) const;
+};
+
+// The retryable outcome an attempt ended with ("connect_failure", "reset", "timeout",
+// "unavailable", "no_responders"), or "" when it is final: a success, a response other than 503,
+// a local refusal (breaker, overflow), or any other error.
+std::string_view RetryReason(const absl::StatusOr<http::Response>& result);
+// GET/HEAD/OPTIONS/PUT/DELETE, or a request carrying an idempotency key (Idempotency-Key header or
+// a top-level JSON `idempotency_key`): safe to send twice.
+bool IsIdempotent(const http::Request& request);
 
 struct Route {
   std::string name;
@@ -53,8 +75,9 @@ struct Route {
   std::vector<WeightedCluster> split;  // weights add up to kBuckets
   std::optional<config::StickyConfig> sticky;
   std::optional<config::RouteOverrideConfig> override_header;
-  upstream::Cluster* fallback = nullptr;
+  upstream::GuardedCluster* fallback = nullptr;
   std::chrono::milliseconds timeout{0};
+  std::optional<RetryPolicy> retry;
 
   // The split entry owning `bucket` (0 <= bucket < kBuckets).
   const WeightedCluster& PickByBucket(uint32_t bucket) const;
@@ -109,8 +132,10 @@ class RouteTableHolder {
 
 class RouterFilter final : public http::Filter {
  public:
-  RouterFilter(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics)
-      : routes_(std::move(routes)), metrics_(metrics) {}
+  // `observer` (may be null) hears every request's outcome.
+  RouterFilter(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics,
+               RouteObserver* observer = nullptr)
+      : routes_(std::move(routes)), metrics_(metrics), observer_(observer) {}
   void SetCallbacks(http::FilterCallbacks& callbacks) override { callbacks_ = &callbacks; }
   http::FilterStatus OnRequest(http::Request& request) override;
   void OnDestroy() override;
@@ -118,19 +143,33 @@ class RouterFilter final : public http::Filter {
  private:
   // Chooses the side; an error status when the override header is not allowed or names no side.
   absl::StatusOr<const WeightedCluster*> Choose(const Route& route, http::Request& request, const char** reason);
-  void Send(upstream::Cluster& cluster);
-  void OnResult(upstream::Cluster& cluster, absl::StatusOr<http::Response> result);
+  // One attempt on `cluster` within the request's deadline (and the per-try timeout).
+  void Send(upstream::GuardedCluster& cluster, bool retry);
+  void OnResult(upstream::GuardedCluster& cluster, absl::StatusOr<http::Response> result);
+  // Schedules a retry after a full-jitter backoff when the policy, the idempotency rule, the
+  // cluster's retry budget and the deadline all allow it; false (counted by why) otherwise.
+  bool MaybeRetry(upstream::GuardedCluster& cluster, std::string_view reason);
+  void Finish(absl::StatusOr<http::Response> result);
 
   std::shared_ptr<const RouteTableHolder> routes_;
   stats::Metrics& metrics_;
+  RouteObserver* observer_;
   http::FilterCallbacks* callbacks_ = nullptr;
+  http::Clock::time_point started_;
+  const upstream::GuardedCluster* serving_cluster_ = nullptr;  // of the latest attempt
   std::shared_ptr<const RouteTable> table_;  // the snapshot this request uses
   const Route* route_ = nullptr;
-  const http::Request* request_ = nullptr;
+  http::Request* request_ = nullptr;
+  http::Clock::time_point deadline_;  // the request's own; attempts may get a shorter one
   bool fell_back_ = false;
+  int attempts_ = 0;
   upstream::Cancellable* in_flight_ = nullptr;
+  // While waiting to retry: the failure being retried (answered if the retry is refused).
+  absl::StatusOr<http::Response> retrying_ = absl::UnknownError("no attempt yet");
+  event::TimerPtr retry_timer_;
 };
 
-http::FilterFactory RouterFilterFactory(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics);
+http::FilterFactory RouterFilterFactory(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics,
+                                       RouteObserver* observer = nullptr);
 
 }  // namespace sidecar::router

@@ -1,5 +1,6 @@
 #include "sidecar/server/server.h"
 
+#include <algorithm>
 #include <csignal>
 
 #include "adapters/common/errors.h"
@@ -61,7 +62,7 @@ absl::Status CheckConfig(const config::Config& config) {
 }
 
 Server::Server(config::Config config, event::Dispatcher& dispatcher)
-    : config_(std::move(config)), dispatcher_(dispatcher) {}
+    : config_(std::move(config)), dispatcher_(dispatcher), clusters_(dispatcher, metrics_) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(config::Config config, event::Dispatcher& dispatcher) {
   RETURN_IF_ERROR(ExpandConfig(config));
@@ -162,15 +163,18 @@ absl::Status Server::CreateNativeCluster(const config::ClusterConfig& cc) {
                                      }));
   log::Info("native cluster hosting", {{"cluster", cc.name}, {"services", cluster->HealthDetail()},
                                        {"store", nc.store}, {"events", nc.events}});
-  return clusters_.Add(std::move(cluster));
+  return clusters_.Add(std::move(cluster), &cc);
 }
 
 absl::Status Server::CreateClusters() {
   for (const auto& cc : config_.clusters) {
     if (cc.legacy_http) {
       ASSIGN_OR_RETURN(auto cluster, upstream::LegacyHttpCluster::Create(cc, dispatcher_, metrics_));
-      cluster->SetOnChange([this](bool) { ReevaluateReadiness(); });
-      RETURN_IF_ERROR(clusters_.Add(std::move(cluster)));
+      cluster->SetOnChange([this](bool) {
+        UpdateQueueMembership();
+        ReevaluateReadiness();
+      });
+      RETURN_IF_ERROR(clusters_.Add(std::move(cluster), &cc));
     } else if (cc.nats) {
       adapters::nats_http::NatsClusterOptions options;
       options.name = cc.name;
@@ -180,7 +184,7 @@ absl::Status Server::CreateClusters() {
       options.timeout = std::chrono::milliseconds(cc.nats->timeout_ms);
       if (!cc.nats->inbox_prefix.empty()) options.inbox_prefix = cc.nats->inbox_prefix;
       ASSIGN_OR_RETURN(auto cluster, adapters::nats_http::NatsCluster::Create(options, *nats_, metrics_));
-      RETURN_IF_ERROR(clusters_.Add(std::move(cluster)));
+      RETURN_IF_ERROR(clusters_.Add(std::move(cluster), &cc));
     } else if (cc.native) {
       RETURN_IF_ERROR(CreateNativeCluster(cc));
     }
@@ -212,6 +216,10 @@ absl::Status Server::CreateListeners() {
       discovery.service.version = SIDECAR_VERSION;
       discovery.service.description = "nats-sidecar listener " + lc.name;
       discovery.service.metadata = {{"listener", lc.name}, {"git_sha", SIDECAR_GIT_SHA}};
+      listener->SetReadyChangedCallback([this] { ReevaluateReadiness(); });
+      QueueGate gate{listener.get(), HealthGatedClusters(lc.nats->service)};
+      if (!gate.clusters.empty()) queue_gates_.push_back(gate);
+      UpdateQueueMembership();  // before Start: an unhealthy upstream keeps it out from the start
       std::vector<std::string> action_names;
       if (const auto* service = FindService(config_, lc.nats->service)) {
         for (const auto& a : service->actions) action_names.push_back(a.action);
@@ -256,6 +264,32 @@ void Server::InstallAdminHandlers() {
   add("/health", "200 while the process is live", [](const admin::AdminServer::Request&) {
     return JsonResponse(200, {{"status", "live"}});
   });
+std::vector<upstream::Cluster*> Server::HealthGatedClusters(const std::string& service) const {
+  std::vector<upstream::Cluster*> out;
+  for (const config::RouteConfig& route : config_.routes) {
+    if (route.service != service || !route.prefix.empty()) continue;
+    for (const config::WeightedClusterConfig& w : route.split) {
+      for (const config::ClusterConfig& cc : config_.clusters) {
+        if (cc.name != w.cluster || !cc.legacy_http.has_value() || !cc.legacy_http->health_check.has_value()) continue;
+        upstream::Cluster* cluster = clusters_.Get(cc.name);
+        if (cluster != nullptr && std::find(out.begin(), out.end(), cluster) == out.end()) out.push_back(cluster);
+      }
+    }
+  }
+  return out;
+}
+
+void Server::UpdateQueueMembership() {
+  if (state_ == State::kDraining) return;
+  for (const QueueGate& gate : queue_gates_) {
+    std::string why;
+    for (upstream::Cluster* cluster : gate.clusters) {
+      if (!cluster->Healthy()) why = cluster->name() + ": " + cluster->HealthDetail();
+    }
+    gate.listener->SetServing(why.empty(), why);
+  }
+}
+
   add("/ready", "200 while connected, subscribed and upstreams healthy; else 503 with the reason",
       [this](const admin::AdminServer::Request&) {
         Readiness r = CheckReadiness();

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "adapters/discovery/discovery.h"
+#include "adapters/nats_http/nats_listener.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/admin/admin_server.h"
 #include "sidecar/config/config.h"
@@ -68,6 +69,10 @@ class Server {
   void ReevaluateReadiness();
 
   config::Config config_;
+  // A NATS listener's queue membership follows the health of the clusters its routes use: it
+  // leaves the queue group while any health-checked one is unhealthy (see NatsListener::SetServing).
+  void UpdateQueueMembership();
+  std::vector<upstream::Cluster*> HealthGatedClusters(const std::string& service) const;
   event::Dispatcher& dispatcher_;
   stats::Metrics metrics_;
   State state_ = State::kInitializing;
@@ -82,6 +87,11 @@ class Server {
   std::vector<std::unique_ptr<services::EventPublisher>> publishers_;
   std::shared_ptr<router::RouteTableHolder> routes_;
   std::vector<std::unique_ptr<http::Listener>> listeners_;
+  struct QueueGate {
+    adapters::nats_http::NatsListener* listener;
+    std::vector<upstream::Cluster*> clusters;  // health-checked clusters of the service's routes
+  };
+  std::vector<QueueGate> queue_gates_;
   // ADR-32 $SRV responders, one per NATS listener; destroyed before nats_ (see ~Server).
   std::vector<std::unique_ptr<adapters::discovery::DiscoveryResponder>> discovery_;
   std::vector<event::SignalEventPtr> signals_;

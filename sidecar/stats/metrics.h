@@ -63,6 +63,17 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& upstream_healthy;        // 1 healthy, 0 not
   // labels: cluster, result (success|failure)
   prometheus::Family<prometheus::Counter>& health_checks_total;
+  // 1 while the cluster's circuit breaker is open or half-open (refusing). labels: cluster
+  prometheus::Family<prometheus::Gauge>& breaker_open;
+  // Requests refused by the breaker. labels: cluster, reason (circuit_open|max_requests|max_retries)
+  prometheus::Family<prometheus::Counter>& breaker_rejections_total;
+  // Breaker transitions. labels: cluster, to (open|half_open|closed)
+  prometheus::Family<prometheus::Counter>& breaker_transitions_total;
+  // Retries sent, apart from first attempts. labels: route, cluster, reason (the retried outcome)
+  prometheus::Family<prometheus::Counter>& retries_total;
+  // Retries not made, by why. labels: route, cluster, reason (budget|max_retries|deadline|
+  // non_idempotent|max_attempts)
+  prometheus::Family<prometheus::Counter>& retries_skipped_total;
 
   // --- routing ------------------------------------------------------------------------------------
   // Which side of a route served a request. labels: route, cluster, reason (split|sticky|override)

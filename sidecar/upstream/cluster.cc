@@ -17,6 +17,8 @@ std::string_view FailureKindName(FailureKind kind) {
     case FailureKind::kOverflow: return "overflow";
     case FailureKind::kProtocolError: return "protocol_error";
     case FailureKind::kNoHealthyUpstream: return "no_healthy_upstream";
+    case FailureKind::kCircuitOpen: return "circuit_open";
+    case FailureKind::kMaxRequests: return "max_requests";
   }
   return "none";
 }

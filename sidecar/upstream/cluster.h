@@ -23,6 +23,8 @@ enum class FailureKind {
   kOverflow,         // local limits (pool/pending full) -> UNAVAILABLE
   kProtocolError,    // malformed or oversized response -> UNAVAILABLE
   kNoHealthyUpstream,
+  kCircuitOpen,      // the cluster's breaker is open: refused without trying -> UNAVAILABLE
+  kMaxRequests,      // the cluster's breaker limit on requests in flight -> UNAVAILABLE
 };
 
 std::string_view FailureKindName(FailureKind kind);

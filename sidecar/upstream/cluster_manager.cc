@@ -2,15 +2,17 @@
 
 namespace sidecar::upstream {
 
-absl::Status ClusterManager::Add(ClusterPtr cluster) {
+absl::Status ClusterManager::Add(ClusterPtr cluster, const config::ClusterConfig* config) {
   const std::string name = cluster->name();
-  if (!clusters_.emplace(name, std::move(cluster)).second) {
-    return absl::AlreadyExistsError("duplicate cluster " + name);
-  }
+  if (clusters_.count(name) != 0) return absl::AlreadyExistsError("duplicate cluster " + name);
+  const config::ClusterConfig defaults;
+  const config::ClusterConfig& c = config != nullptr ? *config : defaults;
+  clusters_.emplace(name, std::make_unique<GuardedCluster>(std::move(cluster), c.circuit_breakers,
+                                                           c.retry_budget, dispatcher_, metrics_));
   return absl::OkStatus();
 }
 
-Cluster* ClusterManager::Get(const std::string& name) const {
+GuardedCluster* ClusterManager::Get(const std::string& name) const {
   auto it = clusters_.find(name);
   return it == clusters_.end() ? nullptr : it->second.get();
 }

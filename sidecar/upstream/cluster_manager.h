@@ -12,26 +12,32 @@
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/stats/metrics.h"
 #include "sidecar/upstream/cluster.h"
+#include "sidecar/upstream/guarded_cluster.h"
 
 namespace sidecar::upstream {
 
 class ClusterManager {
  public:
-  ClusterManager() = default;
+  ClusterManager(event::Dispatcher& dispatcher, stats::Metrics& metrics)
+      : dispatcher_(dispatcher), metrics_(metrics) {}
   ClusterManager(const ClusterManager&) = delete;
   ClusterManager& operator=(const ClusterManager&) = delete;
 
-  absl::Status Add(ClusterPtr cluster);
+  // Takes the cluster behind a GuardedCluster with `config`'s circuit breaker and retry budget
+  // (defaults when null).
+  absl::Status Add(ClusterPtr cluster, const config::ClusterConfig* config = nullptr);
   // Destroys every cluster (the server does this before closing the NATS connection they use).
   void Clear() { clusters_.clear(); }
   // nullptr when absent.
-  Cluster* Get(const std::string& name) const;
-  const std::map<std::string, ClusterPtr>& clusters() const { return clusters_; }
+  GuardedCluster* Get(const std::string& name) const;
+  const std::map<std::string, std::unique_ptr<GuardedCluster>>& clusters() const { return clusters_; }
   // True when every cluster is healthy (clusters without a health check always are).
   bool AllHealthy(std::string* first_unhealthy = nullptr) const;
 
  private:
-  std::map<std::string, ClusterPtr> clusters_;
+  event::Dispatcher& dispatcher_;
+  stats::Metrics& metrics_;
+  std::map<std::string, std::unique_ptr<GuardedCluster>> clusters_;
 };
 
 }  // namespace sidecar::upstream

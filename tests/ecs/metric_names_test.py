@@ -11,11 +11,13 @@ later issue will export; the test fails when one of them shows up in metrics.cc 
 """
 import argparse
 import glob
+import http.server
 import json
 import os
 import re
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testutil import ROOT, NatsClient, Process, free_ports, http_get  # noqa: E402
@@ -67,10 +69,27 @@ def referenced_names():
     return refs
 
 
+class _OkUpstream(http.server.BaseHTTPRequestHandler):
+    """The legacy service: healthy, and 200 {} for every GET."""
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        body = b'{"status":"ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 def live_families(binary):
     """Metric family names (# TYPE lines) of a live scrape, after one request went through."""
-    nats_port, admin_port, dead_port = free_ports(3)
+    nats_port, admin_port, upstream_port = free_ports(3)
     work = tempfile.mkdtemp(prefix="ecs-metrics-")
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", upstream_port), _OkUpstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
     nats = Process("nats-server", ["nats-server", "-a", "127.0.0.1", "-p", str(nats_port)], cwd=work)
     sidecar = None
     try:
@@ -78,16 +97,16 @@ def live_families(binary):
         sidecar = Process("nats-sidecar", [binary, "run", "--config",
                                            os.path.join(ROOT, "config", "examples", "legacy-forward.yaml")],
                           env={"SERVICE": "settings", "NATS_URL": f"nats://127.0.0.1:{nats_port}",
-                               "UPSTREAM": f"127.0.0.1:{dead_port}", "ADMIN": f"127.0.0.1:{admin_port}"})
-        sidecar.wait_for(lambda l: '"msg":"started"' in l, 20)
+                               "UPSTREAM": f"127.0.0.1:{upstream_port}", "ADMIN": f"127.0.0.1:{admin_port}"})
+        # Ready means the health check passed and the listener joined its queue group.
+        sidecar.wait_for(lambda l: '"msg":"readiness changed"' in l and '"ready":"true"' in l, 20)
         client = NatsClient(nats_port)
         try:
             headers, status, body = client.request("svc.settings.v1.get_effective", b"",
                                                    {"X-Http-Method": "GET", "X-Http-Path": "/api/settings/health"})
         finally:
             client.close()
-        # The upstream port is closed, so the sidecar answers UNAVAILABLE at once.
-        if headers.get("Nats-Service-Error") != "UNAVAILABLE":
+        if "Nats-Service-Error" in headers:
             raise AssertionError(f"unexpected reply {status!r} {headers} {body[:200]!r}")
         code, text = http_get(admin_port, "/metrics")
         if code != 200:
@@ -97,6 +116,7 @@ def live_families(binary):
         if sidecar:
             sidecar.stop()
         nats.stop()
+        upstream.shutdown()
 
 
 def base_name(name, families):

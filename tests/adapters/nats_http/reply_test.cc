@@ -133,7 +133,8 @@ TEST(ReplyTest, TransportFailuresBecomeErrorReplies) {
   EXPECT_THAT(unavailable.headers,
               ElementsAre(Pair("X-Http-Status", "503"), Pair("Nats-Service-Error", "UNAVAILABLE"),
                           Pair("Nats-Service-Error-Code", "503"),
-                          Pair("Content-Type", "application/json")));
+                          Pair("Content-Type", "application/json"),
+                          Pair("X-Sidecar-Reason", "connect_failure")));
   EXPECT_EQ(
       unavailable.data,
       R"({"error":{"code":"UNAVAILABLE","message":"connect refused","details":{"reason":"connect_failure"}}})");

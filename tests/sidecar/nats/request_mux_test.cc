@@ -193,7 +193,8 @@ TEST_F(RequestMuxTest, FiveHundredConcurrentRequestsEachGetTheirOwnReply) {
 
 TEST_F(RequestMuxTest, FailsFastWhileDisconnectedAndWorksAfterRestart) {
   StartResponder(HoldOnly("pending"));
-  // Pending when the server dies: no reply can come back, so it ends at its deadline.
+  // Pending when the server dies: no reply can come back, so it fails at the disconnect, well
+  // before its deadline (FailRequestsOnDisconnect behaviour).
   std::optional<absl::Status> pending_status;
   bool stop_on_pending = false;
   mux_->Request(kSubject, {}, "pending", milliseconds(500), [&](absl::StatusOr<Message> r) {
@@ -215,7 +216,8 @@ TEST_F(RequestMuxTest, FailsFastWhileDisconnectedAndWorksAfterRestart) {
     ASSERT_TRUE(Run(milliseconds(2000)));
   }
   ASSERT_TRUE(pending_status.has_value());
-  EXPECT_EQ(pending_status->code(), absl::StatusCode::kDeadlineExceeded) << *pending_status;
+  EXPECT_EQ(pending_status->code(), absl::StatusCode::kUnavailable) << *pending_status;
+  EXPECT_EQ(GetRequestFailure(*pending_status), RequestFailure::kNotConnected);
 
   ASSERT_TRUE(server_->Restart().ok());
   ASSERT_TRUE(responder_->WaitReconnected(absl::Seconds(10)));

@@ -1,5 +1,6 @@
 // Routing decisions: prefix and service matching, weighted splits, stickiness, the override header,
-// runtime weight changes and the no-responders fallback, with fake clusters on a real Dispatcher.
+// runtime weight changes, the no-responders fallback, retries and the circuit breaker, with fake
+// clusters on a real Dispatcher.
 
 #include "sidecar/router/router.h"
 
@@ -29,8 +30,9 @@ class FakeCluster final : public upstream::Cluster {
     ++sent;
     last_headers = request.headers;
     last_deadline = request.deadline;
-    dispatcher_.Post([this, done = std::move(done)]() mutable {
-      if (!failure.ok()) {
+    const bool fail = !failure.ok() && sent <= fail_times;
+    dispatcher_.Post([this, fail, done = std::move(done)]() mutable {
+      if (fail) {
         std::move(done)(failure);
         return;
       }
@@ -42,6 +44,7 @@ class FakeCluster final : public upstream::Cluster {
   }
   int sent = 0;
   absl::Status failure;
+  int fail_times = 1 << 30;  // the first fail_times requests fail with `failure` (when set)
   http::HeaderMap last_headers;
   http::Clock::time_point last_deadline;
 
@@ -67,12 +70,15 @@ class RouterTest : public ::testing::Test {
     auto nats = std::make_unique<FakeCluster>("nats", "nats", *dispatcher_);
     legacy_ = legacy.get();
     nats_ = nats.get();
-    ASSERT_TRUE(clusters_.Add(std::move(legacy)).ok());
-    ASSERT_TRUE(clusters_.Add(std::move(nats)).ok());
+    clusters_ = std::make_unique<upstream::ClusterManager>(*dispatcher_, metrics_);
+    config::ClusterConfig legacy_config;
+    legacy_config.circuit_breakers.open_interval_ms = 100;
+    ASSERT_TRUE(clusters_->Add(std::move(legacy), &legacy_config).ok());
+    ASSERT_TRUE(clusters_->Add(std::move(nats)).ok());
   }
 
   void Use(std::vector<config::RouteConfig> routes) {
-    auto table = RouteTable::Create(routes, clusters_);
+    auto table = RouteTable::Create(routes, *clusters_);
     ASSERT_TRUE(table.ok()) << table.status();
     holder_ = std::make_shared<RouteTableHolder>(*table);
   }
@@ -108,7 +114,7 @@ class RouterTest : public ::testing::Test {
 
   std::unique_ptr<event::Dispatcher> dispatcher_;
   stats::Metrics metrics_;
-  upstream::ClusterManager clusters_;
+  std::unique_ptr<upstream::ClusterManager> clusters_;
   FakeCluster* legacy_ = nullptr;
   FakeCluster* nats_ = nullptr;
   std::shared_ptr<RouteTableHolder> holder_;
@@ -254,6 +260,95 @@ TEST_F(RouterTest, RouteTimeoutShortensTheDeadline) {
   EXPECT_TRUE(Route(Http("/api/settings/x")).ok());  // no deadline of its own: the route's applies
   EXPECT_LE(legacy_->last_deadline, http::Clock::now() + std::chrono::milliseconds(50));
   EXPECT_GE(legacy_->last_deadline, before + std::chrono::milliseconds(50));
+}
+
+config::RouteConfig RetryingRoute(int max_attempts) {
+  config::RouteConfig rc = SplitRoute(0);
+  rc.retry.emplace();
+  rc.retry->max_attempts = max_attempts;
+  rc.retry->backoff_base_ms = 1;
+  rc.retry->backoff_max_ms = 2;
+  return rc;
+}
+
+TEST_F(RouterTest, RetriesRetryableFailuresUpToMaxAttempts) {
+  Use({RetryingRoute(3)});
+  legacy_->failure = upstream::UpstreamFailure(upstream::FailureKind::kConnectFailure, "refused");
+  legacy_->fail_times = 2;
+  auto r = Route(Http("/api/settings/x"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "legacy");
+  EXPECT_EQ(legacy_->sent, 3);
+  EXPECT_EQ(metrics_.retries_total.Add({{"route", "gateway"}, {"cluster", "legacy"}, {"reason", "connect_failure"}})
+                .Value(),
+            2);
+
+  legacy_->sent = 0;
+  legacy_->fail_times = 1 << 30;
+  EXPECT_EQ(Route(Http("/api/settings/x")).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(legacy_->sent, 3);  // max_attempts includes the first
+}
+
+TEST_F(RouterTest, PostWithoutAnIdempotencyKeyIsNeverRetried) {
+  Use({RetryingRoute(3)});
+  legacy_->failure = upstream::UpstreamFailure(upstream::FailureKind::kReset, "reset");
+  legacy_->fail_times = 1;
+  http::Request post = Http("/api/settings/x");
+  post.method = "POST";
+  post.body = R"({"value": 1})";
+  EXPECT_EQ(Route(post).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(legacy_->sent, 1);
+  EXPECT_EQ(metrics_.retries_skipped_total
+                .Add({{"route", "gateway"}, {"cluster", "legacy"}, {"reason", "non_idempotent"}})
+                .Value(),
+            1);
+
+  legacy_->sent = 0;
+  post.body = R"({"value": 1, "idempotency_key": "k-1"})";
+  EXPECT_TRUE(Route(post).ok());
+  EXPECT_EQ(legacy_->sent, 2);
+
+  legacy_->sent = 0;
+  post.body = "{}";
+  post.headers.Add("Idempotency-Key", "k-2");
+  EXPECT_TRUE(Route(post).ok());
+  EXPECT_EQ(legacy_->sent, 2);
+}
+
+TEST_F(RouterTest, FinalOutcomesAreNotRetried) {
+  Use({RetryingRoute(3)});
+  legacy_->failure = absl::InvalidArgumentError("bad");  // a remote 4xx-like error
+  EXPECT_EQ(Route(Http("/api/settings/x")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(legacy_->sent, 1);
+  EXPECT_EQ(RetryReason(absl::StatusOr<http::Response>(http::Response{})), "");
+  http::Response unavailable;
+  unavailable.status = 503;
+  EXPECT_EQ(RetryReason(unavailable), "unavailable");
+  EXPECT_EQ(RetryReason(upstream::UpstreamFailure(upstream::FailureKind::kCircuitOpen, "open")), "");
+}
+
+TEST_F(RouterTest, ConsecutiveFailuresOpenTheBreakerWhichFailsFastThenHalfOpens) {
+  Use({SplitRoute(0)});  // legacy: open interval 100 ms
+  legacy_->failure = upstream::UpstreamFailure(upstream::FailureKind::kConnectFailure, "refused");
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(Route(Http("/api/settings/x")).ok());
+  EXPECT_EQ(legacy_->sent, 5);
+  auto refused = Route(Http("/api/settings/x"));
+  EXPECT_EQ(upstream::GetFailureKind(refused.status()), upstream::FailureKind::kCircuitOpen);
+  EXPECT_EQ(legacy_->sent, 5);  // never reached the upstream
+  EXPECT_EQ(metrics_.breaker_open.Add({{"cluster", "legacy"}}).Value(), 1);
+
+  legacy_->failure = absl::OkStatus();
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(Route(Http("/api/settings/x")).ok());  // within the interval
+  EXPECT_EQ(legacy_->sent, 5);
+  // After the interval one half-open probe goes through; it succeeds and closes the breaker.
+  bool closed = false;
+  for (const auto until = http::Clock::now() + std::chrono::seconds(2); !closed && http::Clock::now() < until;) {
+    closed = Route(Http("/api/settings/x")).ok();
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(legacy_->sent, 6);
+  EXPECT_EQ(clusters_->Get("legacy")->breaker_state(), resilience::BreakerState::kClosed);
+  EXPECT_EQ(metrics_.breaker_open.Add({{"cluster", "legacy"}}).Value(), 0);
 }
 
 }  // namespace
