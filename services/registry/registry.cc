@@ -7,14 +7,17 @@
 #include "services/event_bus/event_bus_service.h"
 #include "services/knowledge_base/knowledge_base_service.h"
 #include "services/language_system/language_system_service.h"
+#include "services/npc_behavior/npc_behavior_service.h"
 #include "services/model_management/model_management_service.h"
 #include "services/payment/payment_service.h"
 #include "services/performance_mode/performance_mode_service.h"
+#include "services/quest_system/quest_system_service.h"
 #include "services/router/router_service.h"
 #include "services/settings/settings_service.h"
 #include "services/state_manager/state_manager_service.h"
 #include "services/time_manager/time_manager_service.h"
 #include "services/weather_manager/weather_manager_service.h"
+#include "services/world_state/world_state_service.h"
 
 namespace sidecar::services {
 namespace {
@@ -42,6 +45,9 @@ const std::vector<Port>& Ports() {
       {"language-system", &MakeLanguageSystemService},
       {"time-manager", &MakeTimeManagerService},
       {"weather-manager", &MakeWeatherManagerService},
+      {"world-state", &MakeWorldStateService},
+      {"quest-system", &MakeQuestSystemService},
+      {"npc-behavior", &MakeNpcBehaviorService},
   };
   return ports;
 }
