@@ -17,11 +17,18 @@ Test plumbing (never part of a service's contract):
   ``$LEGACY_SERVICE_NAME``, default ``legacy``); 503 + UNAVAILABLE error body while health is
   forced to fail.
 * ``POST /admin/health/ok`` / ``POST /admin/health/fail`` -> flips what the health routes answer.
-* ``POST /admin/reset`` -> forgets all state (settings, events, counter, forced health failure);
-  an optional body ``{"settings_preset": "spec_example"}`` loads that preset afterwards.
+* ``POST /admin/reset`` -> forgets all state (every service, events, counter, forced health
+  failure); an optional body ``{"settings_preset": "spec_example"}`` loads that preset afterwards.
 * ``POST /admin/fixtures/settings`` -> replaces the settings state: ``{"preset": "spec_example"}``
   or ``{"schemas": [SettingSchema...], "players": {"<player_id>": {"values": {...},
   "revision": n}}, "schema_revision": n}`` (loaded as given, not validated).
+* ``POST /api/{service}/_fixture`` (as the native ports take it, tests/golden/README.md) and
+  ``POST /admin/fixtures/{service}`` -> replace one service's state (settings, auth, payment,
+  quest-system) with its fixture document, the same shape as the native port's (see
+  services/<port>/README.md and the service modules), and restart its event log. Answers
+  ``{"service", "loaded": {...counts}}``.
+* ``GET /api/{service}/_events`` -> §0.7 event log ``{"events": [{"event": name, "event_id",
+  "occurred_at", ...fields}]}``, in order (event ids are random: volatile).
 * ``ANY /echo``, ``ANY /echo/{rest:path}`` and ``ANY /api/{service}/_echo/{rest:path}`` (the
   last one under a service's gateway prefix) -> 200 ``{"method", "path" (raw, undecoded),
   "query" (raw query string), "headers" (lower-cased name -> value; repeats joined with ", "),
@@ -36,88 +43,41 @@ Test plumbing (never part of a service's contract):
   ``/counter``, the health routes and ``/admin/*`` (so health checkers do not skew load-sharing
   tests).
 
-The settings service (SERVICES.md §2.2), a minimal in-memory subset:
+The services (SERVICES.md §2): settings below in this file; auth (§2.1), payment (§2.3) and
+quest-system (§2.15) in auth.py, payment.py and quest_system.py; §0 (errors, headers, field
+checks, ids, idempotency, pagination, events) in common.py.
 
-* ``PUT /api/settings/schema/{key}`` (put_schema), ``GET /api/settings/schema`` (get_schema),
-  ``GET /api/settings/players/{player_id}?platform=`` (get_effective),
-  ``POST /api/settings/players/{player_id}/values`` (set_values),
-  ``POST /api/settings/players/{player_id}/reset`` (reset),
-  ``GET /api/settings/_events`` (§0.7 event log: ``{"events": [...]}``).
-* Implemented: the §0.4 check order (UNAUTHENTICATED, envelope, fields in table order,
-  PERMISSION_DENIED, FAILED_PRECONDITION / RESOURCE_EXHAUSTED), §0.3 principals and
-  ``X-Request-Time``, §0.2 integer/bool parsing, §2.2 rules 1-6 including layering, dropping
-  values equal to the layered default, revisions and the 256-key cap. The spec's examples 1 and 2
-  reproduce byte for byte after ``{"preset": "spec_example"}``.
-* Simplified: one process holds the state (no shared store, no replicas); ``player_id`` is only
-  checked for being non-empty; a JSON body that is not an object, or invalid JSON, is
-  ``field=body`` ``malformed``; event ids are random; ``/_events`` lists events as
-  ``{"event": name, "event_id", "occurred_at", ...fields}``. The full stand-ins come later.
+* Every HTTP route of the four services, the §0.4 check order (UNAUTHENTICATED, envelope, fields
+  in table order, PERMISSION_DENIED, NOT_FOUND, idempotency, then each rule's preconditions in
+  its order), §0.3 principals and ``X-Request-Time``, §0.2 integer/bool parsing, §0.5 derived ids,
+  idempotency and page tokens, and the §4-§6 resolutions naming these services.
+* tests/integration/legacy_conformance_test replays tests/golden/<service> and
+  tests/legacy/cases/<service> (longer sequences recorded from the native ports) against this app.
+* Simplified: one process holds the state (no shared store, no replicas), so an idempotency key is
+  never "in flight"; settings' ``player_id`` is only checked for being non-empty; a JSON body that
+  is not an object, or invalid JSON, is ``field=body`` ``malformed``; event ids are random.
 """
 
 import asyncio
-import datetime
 import json
 import os
 import re
-import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import auth
+import payment
+import quest_system
+from common import (EVENTS, ApiError, as_int, authorize_player, authorize_write,
+                    check_path_field, code_for_status, emit, error_response, invalid,
+                    json_object_body, request_ms, request_time, require_principal, to_ms)
+
 VERSION = "1.0.0"
 SERVICE_NAME = os.environ.get("LEGACY_SERVICE_NAME", "legacy")
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-
-# SERVICES.md §0.4.
-CODE_FOR_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ALREADY_EXISTS",
-    422: "FAILED_PRECONDITION",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-STATUS_FOR_CODE = {code: status for status, code in CODE_FOR_STATUS.items()}
-
-MAX_SAFE_INT = 2**53 - 1
-
-
-# ---------------------------------------------------------------------------------------------
-# Errors in the §0.4 shape.
-
-
-class ApiError(Exception):
-    def __init__(self, code, message, details=None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        # Detail values are strings (common.v1.Error.details is a string map).
-        self.details = {k: str(v) for k, v in (details or {}).items()}
-
-    @property
-    def status(self):
-        return STATUS_FOR_CODE[self.code]
-
-
-def invalid(field, reason):
-    return ApiError("INVALID_ARGUMENT", f"invalid {field}: {reason}",
-                    {"field": field, "reason": reason})
-
-
-def error_response(status, code, message, details=None):
-    return JSONResponse(status_code=status,
-                        content={"error": {"code": code, "message": message,
-                                           "details": details or {}}})
-
-
-def code_for_status(status):
-    return CODE_FOR_STATUS.get(status, "UNKNOWN")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,7 +92,9 @@ class State:
         self.healthy = True
         self.requests = 0
         self.settings = Settings()
-        self.events = []
+        EVENTS.clear()
+        for service in (auth, payment, quest_system):
+            service.reset()
 
 
 class Settings:
@@ -177,6 +139,12 @@ async def on_api_error(request, exc):
 @app.exception_handler(StarletteHTTPException)
 async def on_http_error(request, exc):
     return error_response(exc.status_code, code_for_status(exc.status_code), str(exc.detail))
+
+
+@app.exception_handler(Exception)
+async def on_bug(request, exc):
+    # A bug in a stand-in still answers in the §0.4 shape, so a diff names it as INTERNAL.
+    return error_response(500, "INTERNAL", f"{type(exc).__name__}: {exc}")
 
 
 @app.exception_handler(RequestValidationError)
@@ -236,6 +204,37 @@ async def admin_settings_fixture(request: Request):
             "schema_revision": STATE.settings.schema_revision}
 
 
+# Every service's Given: its state document, accepted where the native ports take it
+# (POST /api/<service>/_fixture, tests/golden/README.md) and under /admin/fixtures/<service>
+# (settings keeps its own route above, with its summary response). The service's event log
+# restarts with its state.
+FIXTURE_LOADERS = {
+    "settings": lambda doc, now: load_settings_fixture(doc),
+    "auth": auth.load_fixture,
+    "payment": payment.load_fixture,
+    "quest-system": quest_system.load_fixture,
+}
+
+
+@app.post("/admin/fixtures/{service}")
+@app.post("/api/{service}/_fixture")
+async def service_fixture(service: str, request: Request):
+    loader = FIXTURE_LOADERS.get(service)
+    if loader is None:
+        raise ApiError("NOT_FOUND", f"no stand-in for service {service}", {"field": "service"})
+    now = request_ms(request)
+    body = await json_object_body(request)
+    summary = loader(body, now)
+    EVENTS.pop(service, None)
+    return {"service": service, "loaded": summary or {}}
+
+
+@app.get("/api/{service}/_events")
+async def service_events(service: str):
+    """§0.7: the events a service emitted so far, in order."""
+    return {"events": EVENTS.get(service, [])}
+
+
 @app.api_route("/echo", methods=ALL_METHODS)
 @app.api_route("/echo/{rest:path}", methods=ALL_METHODS)
 @app.api_route("/api/{service}/_echo/{rest:path}", methods=ALL_METHODS)
@@ -285,115 +284,8 @@ async def counter():
     return {"count": STATE.requests, "pid": os.getpid()}
 
 
-# ---------------------------------------------------------------------------------------------
-# §0.2 / §0.3 envelope helpers.
-
-PRINCIPAL_RE = re.compile(r"^(player|service|admin):(.+)$")
-REQUEST_TIME_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):([0-5]\d)(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
-
-
-def principal_of(request):
-    """(kind, id) from X-Principal, or None when missing or malformed (R1)."""
-    match = PRINCIPAL_RE.match(request.headers.get("x-principal", ""))
-    return (match.group(1), match.group(2)) if match else None
-
-
-def require_principal(request):
-    principal = principal_of(request)
-    if principal is None:
-        raise ApiError("UNAUTHENTICATED", "missing principal")
-    return principal
-
-
-def request_time(request):
-    """*now* for this request (§0.3), truncated to milliseconds, UTC."""
-    text = request.headers.get("x-request-time", "")
-    if text == "":
-        now = datetime.datetime.now(datetime.timezone.utc)
-        return now.replace(microsecond=now.microsecond // 1000 * 1000)
-    match = REQUEST_TIME_RE.match(text)
-    if not match:
-        raise invalid("X-Request-Time", "malformed")
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    millis = int((fraction or "0")[:3].ljust(3, "0"))
-    try:
-        if zone in ("Z", "z"):
-            tz = datetime.timezone.utc
-        else:
-            sign = 1 if zone[0] == "+" else -1
-            tz = datetime.timezone(sign * datetime.timedelta(hours=int(zone[1:3]),
-                                                             minutes=int(zone[4:6])))
-        moment = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute),
-                                   int(second), millis * 1000, tzinfo=tz)
-    except ValueError:
-        raise invalid("X-Request-Time", "malformed")
-    return moment.astimezone(datetime.timezone.utc)
-
-
-def format_ts(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def reject_nan(name):
-    raise ValueError(name)
-
-
-async def json_object_body(request):
-    raw = await request.body()
-    try:
-        body = json.loads(raw, parse_constant=reject_nan) if raw else None
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise invalid("body", "malformed")
-    # JSON null means absent (§0.2).
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def check_path_field(body, name, value):
-    if name in body and body[name] != value:
-        raise invalid(name, "malformed")
-
-
-def as_int(value, field, lo=-MAX_SAFE_INT, hi=MAX_SAFE_INT):
-    """§0.2 integer field: integral number or decimal string; absent = 0."""
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        raise invalid(field, "type")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
-        number = int(value)
-    else:
-        raise invalid(field, "type")
-    if number < lo or number > hi:
-        raise invalid(field, "out_of_range")
-    return number
-
-
 def is_scalar(value):
     return isinstance(value, (str, bool, int, float))
-
-
-def authorize_player(principal, player_id):
-    """Player-scoped action (§0.3): that player, any service or admin."""
-    kind, ident = principal
-    if kind == "player" and ident != player_id:
-        raise ApiError("PERMISSION_DENIED", "principal may not act for this player")
-
-
-def authorize_write(principal):
-    if principal[0] not in ("service", "admin"):
-        raise ApiError("PERMISSION_DENIED", "writes need a service or admin principal")
-
-
-def emit(event, now, **fields):
-    STATE.events.append({"event": event, "event_id": uuid.uuid4().hex,
-                         "occurred_at": format_ts(now), **fields})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,7 +435,8 @@ async def settings_put_schema(key: str, request: Request):
                        {"reason": "limit_exceeded", "limit": MAX_SETTING_KEYS})
     settings.schemas[key] = schema
     settings.schema_revision += 1
-    emit("schema_changed", now, key=key, schema_revision=settings.schema_revision)
+    emit("settings", "schema_changed", to_ms(now), key=key,
+         schema_revision=settings.schema_revision)
     return {"key": key, "schema_revision": settings.schema_revision}
 
 
@@ -591,8 +484,8 @@ def check_revision(record, expected):
 def commit_player(player_id, record, now, keys):
     record = {"values": sorted_map(record["values"]), "revision": record["revision"] + 1}
     STATE.settings.players[player_id] = record
-    emit("player_settings_changed", now, player_id=player_id, revision=record["revision"],
-         keys=sorted(keys))
+    emit("settings", "player_settings_changed", to_ms(now), player_id=player_id,
+         revision=record["revision"], keys=sorted(keys))
     return {"revision": record["revision"], "stored": record["values"]}
 
 
@@ -661,13 +554,16 @@ async def settings_reset(player_id: str, request: Request):
                          keys or list(record["values"]))
 
 
-@app.get("/api/settings/_events")
-async def settings_events():
-    return {"events": STATE.events}
+# ---------------------------------------------------------------------------------------------
+# auth (§2.1), payment (§2.3) and quest-system (§2.15): one module each.
+
+app.include_router(auth.router)
+app.include_router(payment.router)
+app.include_router(quest_system.router)
 
 
 # ---------------------------------------------------------------------------------------------
-# Fixtures.
+# Settings fixtures.
 
 SPEC_EXAMPLE_PLAYER = "pl_a8694c9d17e9b948"  # mara_vex, SERVICES.md §0.8 "P"
 
