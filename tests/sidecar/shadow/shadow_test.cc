@@ -1,0 +1,264 @@
+// The shadow path through the real RouterFilter, with fake clusters on a real Dispatcher: what is
+// mirrored and how the copy looks, that the caller never waits for the shadow, comparisons, the
+// concurrency cap, run-time share changes and Diffy-style noise learning.
+
+#include "sidecar/shadow/shadow.h"
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sidecar/event/dispatcher.h"
+#include "sidecar/router/router.h"
+
+namespace sidecar::shadow {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// Answers with body(n) for its n-th request, or holds every callback when `hold` is set.
+class FakeCluster final : public upstream::Cluster {
+ public:
+  FakeCluster(std::string name, event::Dispatcher& d) : name_(std::move(name)), dispatcher_(d) {}
+  const std::string& name() const override { return name_; }
+  std::string_view kind() const override { return "legacy"; }
+  bool Healthy() const override { return true; }
+  upstream::Cancellable* Send(const http::Request& request, upstream::ResponseCallback done) override {
+    requests.push_back(request);
+    const int n = static_cast<int>(requests.size());
+    if (hold) {
+      held.push_back(std::move(done));
+      return nullptr;
+    }
+    dispatcher_.Post([this, n, done = std::move(done)]() mutable {
+      http::Response r;
+      r.headers.Set("Content-Type", "application/json");
+      r.body = body(n);
+      std::move(done)(std::move(r));
+    });
+    return nullptr;
+  }
+  std::function<std::string(int)> body = [](int) { return R"({"v":1})"; };
+  bool hold = false;
+  std::vector<http::Request> requests;
+  std::deque<upstream::ResponseCallback> held;
+
+ private:
+  std::string name_;
+  event::Dispatcher& dispatcher_;
+};
+
+class RecordingObserver final : public router::RouteObserver {
+ public:
+  void OnRequest(const std::string&, const std::string&, bool, std::chrono::microseconds) override {}
+  void OnShadowCompared(const std::string& route, const std::string& cluster, bool matched) override {
+    compared.push_back(route + " " + cluster + " " + (matched ? "matched" : "mismatched"));
+  }
+  std::vector<std::string> compared;
+};
+
+class ShadowTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dispatcher_ = *event::Dispatcher::Create("test");
+    auto primary = std::make_unique<FakeCluster>("legacy", *dispatcher_);
+    auto shadow = std::make_unique<FakeCluster>("native", *dispatcher_);
+    primary_ = primary.get();
+    shadow_ = shadow.get();
+    clusters_ = std::make_unique<upstream::ClusterManager>(*dispatcher_, metrics_);
+    ASSERT_TRUE(clusters_->Add(std::move(primary)).ok());
+    ASSERT_TRUE(clusters_->Add(std::move(shadow)).ok());
+    runtime_ = std::make_unique<ShadowRuntime>(*dispatcher_, metrics_, ShadowRuntime::Options{});
+  }
+  void TearDown() override {
+    managers_.clear();
+    runtime_.reset();
+    clusters_.reset();
+  }
+
+  void Use(config::ShadowConfig shadow) {
+    config::RouteConfig rc;
+    rc.name = "api";
+    rc.prefix = "/api/";
+    rc.service = "shop";
+    rc.split = {{"legacy", 10000}};
+    shadow.cluster = "native";
+    rc.shadow = shadow;
+    auto table = router::RouteTable::Create({rc}, *clusters_);
+    ASSERT_TRUE(table.ok()) << table.status();
+    holder_ = std::make_shared<router::RouteTableHolder>(*table);
+  }
+
+  // One request through the router; returns once the caller has its answer (not the shadow's).
+  absl::StatusOr<http::Response> Route(http::Request request) {
+    absl::StatusOr<http::Response> result = absl::UnknownError("no answer");
+    std::vector<http::FilterPtr> filters;
+    filters.push_back(router::RouterFilterFactory(holder_, metrics_, &observer_, runtime_.get())());
+    auto manager = std::make_unique<http::FilterManager>(
+        *dispatcher_, http::StreamInfo{}, std::make_unique<http::Request>(std::move(request)), std::move(filters),
+        [&](absl::StatusOr<http::Response> r) {
+          result = std::move(r);
+          dispatcher_->Exit();
+        });
+    dispatcher_->Post([&] { manager->Start(); });
+    dispatcher_->Run();
+    managers_.push_back(std::move(manager));  // a held shadow outlives the caller's request
+    return result;
+  }
+
+  // Runs the loop until every posted comparison ran.
+  void Settle() {
+    dispatcher_->Post([&] { dispatcher_->Exit(); });
+    dispatcher_->Run();
+  }
+
+  static http::Request Get(const std::string& path) {
+    http::Request r;
+    r.method = "GET";
+    r.path = path;
+    r.headers.Add("Authorization", "Bearer secret");
+    r.headers.Add("Cookie", "s=1");
+    r.headers.Add("X-Principal", "player:p1");
+    return r;
+  }
+
+  double Count(const std::string& result) {
+    return metrics_.shadow_requests_total.Add({{"service", "shop"}, {"action", "*"}, {"result", result}}).Value();
+  }
+
+  std::unique_ptr<event::Dispatcher> dispatcher_;
+  stats::Metrics metrics_;
+  std::unique_ptr<upstream::ClusterManager> clusters_;
+  FakeCluster* primary_ = nullptr;
+  FakeCluster* shadow_ = nullptr;
+  std::unique_ptr<ShadowRuntime> runtime_;
+  std::shared_ptr<router::RouteTableHolder> holder_;
+  RecordingObserver observer_;
+  std::vector<std::unique_ptr<http::FilterManager>> managers_;
+};
+
+TEST_F(ShadowTest, CallerGetsThePrimaryAnswerWhileTheShadowNeverAnswers) {
+  Use({});
+  shadow_->hold = true;
+  auto r = Route(Get("/api/items/1"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, R"({"v":1})");
+  ASSERT_EQ(shadow_->requests.size(), 1u);
+  const http::Request& copy = shadow_->requests[0];
+  EXPECT_EQ(copy.headers.GetOr("x-sidecar-shadow", ""), "1");
+  EXPECT_FALSE(copy.headers.Has("Authorization"));
+  EXPECT_FALSE(copy.headers.Has("Cookie"));
+  EXPECT_EQ(copy.headers.GetOr("X-Principal", ""), "player:p1");
+  EXPECT_FALSE(primary_->requests[0].headers.Has("x-sidecar-shadow"));
+  EXPECT_TRUE(primary_->requests[0].headers.Has("Authorization"));
+  EXPECT_EQ(runtime_->in_flight(), 1u);
+}
+
+TEST_F(ShadowTest, AllowedCredentialsReachTheShadow) {
+  config::ShadowConfig c;
+  c.allow_credentials = {"authorization"};
+  Use(c);
+  ASSERT_TRUE(Route(Get("/api/x")).ok());
+  EXPECT_EQ(shadow_->requests[0].headers.GetOr("Authorization", ""), "Bearer secret");
+  EXPECT_FALSE(shadow_->requests[0].headers.Has("Cookie"));
+}
+
+TEST_F(ShadowTest, ComparesCountsAndRecordsTheDifferingPath) {
+  Use({});
+  ASSERT_TRUE(Route(Get("/api/a")).ok());
+  Settle();
+  shadow_->body = [](int) { return R"({"v":2})"; };
+  ASSERT_TRUE(Route(Get("/api/b")).ok());
+  Settle();
+  EXPECT_EQ(Count("matched"), 1);
+  EXPECT_EQ(Count("mismatched"), 1);
+  EXPECT_THAT(observer_.compared, ElementsAre("api native matched", "api native mismatched"));
+  nlohmann::json ring = runtime_->MismatchesJson();
+  ASSERT_EQ(ring.size(), 1u);
+  EXPECT_EQ(ring[0]["route"], "api");
+  EXPECT_EQ(ring[0]["paths"], nlohmann::json::array({"/v"}));
+  EXPECT_EQ(ring[0]["request"]["path"], "/api/b");
+  EXPECT_EQ(ring[0]["primary"]["cluster"], "legacy");
+  EXPECT_EQ(ring[0]["shadow"]["cluster"], "native");
+  EXPECT_EQ(metrics_.shadow_mismatch_paths_total.Add({{"service", "shop"}, {"action", "*"}, {"path", "/v"}}).Value(), 1);
+  EXPECT_EQ(runtime_->StatsJson()["api"]["match_rate"], 0.5);
+  EXPECT_EQ(runtime_->in_flight(), 0u);
+}
+
+TEST_F(ShadowTest, UnsafeMethodsAndHealthChecksAreNotMirroredByDefault) {
+  Use({});
+  http::Request post = Get("/api/a");
+  post.method = "POST";
+  ASSERT_TRUE(Route(post).ok());
+  ASSERT_TRUE(Route(Get("/api/health")).ok());
+  EXPECT_THAT(shadow_->requests, IsEmpty());
+}
+
+TEST_F(ShadowTest, MirrorsBeyondTheConcurrencyCapAreDroppedAndCounted) {
+  config::ShadowConfig c;
+  c.max_concurrent = 2;
+  Use(c);
+  shadow_->hold = true;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Route(Get("/api/a")).ok());
+  EXPECT_EQ(shadow_->requests.size(), 2u);
+  EXPECT_EQ(Count("dropped"), 3);
+  EXPECT_EQ(primary_->requests.size(), 5u);
+}
+
+TEST_F(ShadowTest, ShadowShareChangesAtRunTimeThroughANewTable) {
+  Use({});
+  auto table = holder_->Get()->WithShadowPercent("api", 0);
+  ASSERT_TRUE(table.ok()) << table.status();
+  holder_->Set(*table);
+  ASSERT_TRUE(Route(Get("/api/a")).ok());
+  EXPECT_THAT(shadow_->requests, IsEmpty());
+  EXPECT_EQ(holder_->Get()->ToJson()[0]["shadow"]["percent"], 0.0);
+  EXPECT_EQ(holder_->Get()->WithShadowPercent("nope", 5).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(holder_->Get()->WithShadowPercent("api", 101).status().code(), absl::StatusCode::kInvalidArgument);
+  holder_->Set(*holder_->Get()->WithShadowPercent("api", 100));
+  ASSERT_TRUE(Route(Get("/api/a")).ok());
+  EXPECT_EQ(shadow_->requests.size(), 1u);
+}
+
+TEST_F(ShadowTest, PathsThatDifferBetweenTwoPrimaryAnswersAreLearnedAsNoise) {
+  config::ShadowConfig c;
+  c.noise_percent_bp = 10000;
+  Use(c);
+  // The primary stamps a fresh nonce on every answer; the shadow has its own. Only /v is real.
+  primary_->body = [](int n) { return R"({"nonce":"p)" + std::to_string(n) + R"(","v":1})"; };
+  shadow_->body = [](int n) { return R"({"nonce":"s)" + std::to_string(n) + R"(","v":2})"; };
+  ASSERT_TRUE(Route(Get("/api/a")).ok());
+  Settle();
+  ASSERT_EQ(primary_->requests.size(), 2u);  // the request and its (marked) noise copy
+  EXPECT_NE(primary_->requests[0].headers.Has("x-sidecar-shadow"), primary_->requests[1].headers.Has("x-sidecar-shadow"));
+  nlohmann::json ring = runtime_->MismatchesJson();
+  ASSERT_EQ(ring.size(), 1u);
+  EXPECT_EQ(ring[0]["paths"], nlohmann::json::array({"/v"}));
+  EXPECT_EQ(ring[0]["noise_paths"], nlohmann::json::array({"/nonce"}));
+  EXPECT_EQ(runtime_->StatsJson()["api"]["noise_paths"], nlohmann::json::array({"/nonce"}));
+}
+
+TEST_F(ShadowTest, ALateShadowAnswerIsStillComparedAndFreesItsSlot) {
+  config::ShadowConfig c;
+  c.max_concurrent = 1;
+  Use(c);
+  shadow_->hold = true;
+  ASSERT_TRUE(Route(Get("/api/a")).ok());
+  EXPECT_EQ(runtime_->in_flight(), 1u);
+  // The held shadow answers late: the comparison still happens, the slot frees.
+  std::move(shadow_->held.front())(http::Response{});
+  shadow_->held.pop_front();
+  Settle();
+  EXPECT_EQ(runtime_->in_flight(), 0u);
+  EXPECT_EQ(Count("mismatched"), 1);  // {} vs {"v":1}
+  ASSERT_TRUE(Route(Get("/api/b")).ok());
+  EXPECT_EQ(shadow_->requests.size(), 2u);
+}
+
+}  // namespace
+}  // namespace sidecar::shadow
