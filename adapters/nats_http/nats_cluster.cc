@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "sidecar/common/logging.h"
 
 namespace sidecar::adapters::nats_http {
 namespace {
@@ -61,8 +62,17 @@ absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Create(NatsClusterOpti
     return absl::InvalidArgumentError(
         absl::StrCat("cluster ", options.name, ": ", mux.status().message()));
   }
-  return std::unique_ptr<NatsCluster>(
-      new NatsCluster(std::move(options), connection, metrics, *std::move(mux)));
+  std::unique_ptr<NatsCluster> cluster(new NatsCluster(std::move(options), connection, metrics, *std::move(mux)));
+  if (cluster->options_.health_check.has_value()) {
+    const config::HealthCheckConfig& hc = *cluster->options_.health_check;
+    cluster->health_.emplace(hc.healthy_threshold, hc.unhealthy_threshold);
+    cluster->healthy_gauge_.Set(0);
+    cluster->health_timer_ = cluster->dispatcher_.CreateTimer([c = cluster.get()] { c->RunHealthCheck(); });
+    cluster->health_timer_->Enable(std::chrono::milliseconds(0));
+  } else {
+    cluster->healthy_gauge_.Set(1);
+  }
+  return cluster;
 }
 
 NatsCluster::NatsCluster(NatsClusterOptions options, nats::Connection& connection,
@@ -72,6 +82,7 @@ NatsCluster::NatsCluster(NatsClusterOptions options, nats::Connection& connectio
       connection_(connection),
       dispatcher_(connection.dispatcher()),
       mux_(std::move(mux)),
+      healthy_gauge_(metrics.upstream_healthy.Add({{"cluster", options_.name}})),
       rq_in_flight_(metrics.upstream_rq_pending.Add({{"cluster", options_.name}})),
       rq_duration_(metrics.upstream_rq_duration_seconds.Add({{"cluster", options_.name}},
                                                             stats::Metrics::LatencyBuckets())),
@@ -100,10 +111,42 @@ NatsCluster::~NatsCluster() {
   requests_.clear();
 }
 
-bool NatsCluster::Healthy() const { return connection_.connected(); }
+bool NatsCluster::Healthy() const {
+  return connection_.connected() && (!health_.has_value() || health_->healthy());
+}
 
 std::string NatsCluster::HealthDetail() const {
-  return Healthy() ? "nats connected" : "nats not connected";
+  if (!connection_.connected()) return "nats not connected";
+  if (!health_.has_value()) return "nats connected";
+  return absl::StrCat(health_->healthy() ? "healthy" : "unhealthy", ": ", options_.health_check->subject, " ",
+                      health_detail_);
+}
+
+void NatsCluster::RunHealthCheck() {
+  const config::HealthCheckConfig& hc = *options_.health_check;
+  // The mux drops this callback if the cluster goes first, so `this` is safe in it.
+  mux_->Request(hc.subject, {}, "", std::chrono::milliseconds(hc.timeout_ms),
+                [this](absl::StatusOr<nats::Message> result) { OnHealthCheck(std::move(result)); });
+}
+
+void NatsCluster::OnHealthCheck(absl::StatusOr<nats::Message> result) {
+  health_timer_->Enable(std::chrono::milliseconds(options_.health_check->interval_ms));
+  const bool passed = result.ok();
+  if (passed) {
+    health_detail_ = "answered";
+  } else {
+    switch (nats::GetRequestFailure(result.status())) {
+      case nats::RequestFailure::kNoResponders: health_detail_ = "no responders"; break;
+      case nats::RequestFailure::kTimeout: health_detail_ = "timeout"; break;
+      case nats::RequestFailure::kNotConnected: health_detail_ = "nats not connected"; break;
+      default: health_detail_ = std::string(result.status().message()); break;
+    }
+  }
+  if (!health_->Record(passed)) return;
+  healthy_gauge_.Set(health_->healthy() ? 1 : 0);
+  log::Info(health_->healthy() ? "upstream healthy" : "upstream unhealthy",
+            {{"cluster", options_.name}, {"subject", options_.health_check->subject}, {"detail", health_detail_}});
+  if (on_change_) on_change_(health_->healthy());
 }
 
 upstream::Cancellable* NatsCluster::Send(const http::Request& request,

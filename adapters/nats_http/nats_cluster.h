@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -31,7 +32,9 @@
 #include "sidecar/nats/connection.h"
 #include "sidecar/nats/request_mux.h"
 #include "sidecar/stats/metrics.h"
+#include "sidecar/config/config.h"
 #include "sidecar/upstream/cluster.h"
+#include "sidecar/upstream/health_state.h"
 
 namespace sidecar::adapters::nats_http {
 
@@ -44,6 +47,9 @@ struct NatsClusterOptions {
   std::chrono::milliseconds timeout{5000};
   // Replies arrive under <inbox_prefix>.<token>.*; "_INBOX.<service>" scopes NATS permissions.
   std::string inbox_prefix = "_INBOX";
+  // Active check: a request to health_check->subject every interval (e.g. $SRV.PING.<service>,
+  // which every sidecar listener answers); no responders or no reply in time fails it.
+  std::optional<config::HealthCheckConfig> health_check;
 };
 
 class NatsCluster final : public upstream::Cluster {
@@ -63,9 +69,12 @@ class NatsCluster final : public upstream::Cluster {
   std::string_view kind() const override { return "nats"; }
   upstream::Cancellable* Send(const http::Request& request,
                               upstream::ResponseCallback done) override;
-  // NATS connected. Whether anyone answers a given subject shows per request (kNoResponders).
+  // NATS connected and, with a health check, the check passing. Without one, whether anyone
+  // answers a given subject shows per request (kNoResponders).
   bool Healthy() const override;
   std::string HealthDetail() const override;
+  // Runs on every health-check transition (dispatcher thread).
+  void SetOnChange(absl::AnyInvocable<void(bool healthy)> on_change) { on_change_ = std::move(on_change); }
 
   // Introspection for tests and /clusters.
   size_t in_flight() const { return requests_.size(); }
@@ -85,6 +94,8 @@ class NatsCluster final : public upstream::Cluster {
   void Complete(uint64_t id, absl::StatusOr<http::Response> result);
   void CancelRequest(uint64_t id);
   prometheus::Counter& OutcomeCounter(const absl::StatusOr<http::Response>& result);
+  void RunHealthCheck();
+  void OnHealthCheck(absl::StatusOr<nats::Message> result);
 
   const NatsClusterOptions options_;
   const ClientOptions client_options_;
@@ -96,6 +107,12 @@ class NatsCluster final : public upstream::Cluster {
   uint64_t next_id_ = 0;
   // Posted completions outlive the cluster; they check this first.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  std::optional<upstream::HealthState> health_;  // with a health check only
+  std::string health_detail_ = "not checked yet";
+  event::TimerPtr health_timer_;
+  absl::AnyInvocable<void(bool)> on_change_;
+  prometheus::Gauge& healthy_gauge_;
 
   // Metric children, resolved once (Family::Add takes a lock).
   prometheus::Gauge& rq_in_flight_;  // upstream_rq_pending: sent and not answered yet

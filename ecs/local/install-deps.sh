@@ -19,6 +19,8 @@ PACKAGES=(
   nats-server python3-fastapi python3-uvicorn
   # tests/ecs: promtool checks the alert rules (npm, for tsc, comes with the machine's nodejs)
   prometheus
+  # tests/integration/shadow_e2e_test: the admin /status page is rendered in headless Chromium
+  chromium
 )
 
 missing=()

@@ -57,7 +57,8 @@ struct ServiceConfig {
 };
 
 struct HealthCheckConfig {
-  std::string path;  // GET path, e.g. /health
+  std::string path;     // legacy_http: GET path, e.g. /health
+  std::string subject;  // nats: request subject, e.g. $SRV.PING.settings (any reply passes)
   int64_t interval_ms = 1000;
   int64_t timeout_ms = 500;
   int64_t healthy_threshold = 1;
@@ -83,6 +84,8 @@ struct NatsClusterConfig {
   std::string subject;  // required for passthrough; "" in action mode
   int64_t timeout_ms = 5000;
   std::string inbox_prefix;  // "" -> _INBOX
+  // A periodic request to `subject`: no responders or no reply within timeout_ms fails it.
+  std::optional<HealthCheckConfig> health_check;
 };
 
 // Native C++ ports in this process (services/registry names them).
@@ -186,6 +189,27 @@ struct RetryPolicyConfig {
   bool retry_non_idempotent = false;
 };
 
+// Shadow traffic (issue 7, sidecar/shadow): a share of a route's requests is mirrored to another
+// cluster and the two answers are compared; the caller only ever gets the primary's answer.
+struct ShadowConfig {
+  std::string cluster;          // required: where mirrored requests go
+  int64_t percent_bp = 10000;   // share mirrored, 0.01-100 % (basis points: 1 = 0.01 %)
+  std::vector<std::string> methods = {"GET", "HEAD", "OPTIONS"};  // mirrored methods; "*" = all
+  std::string header = "x-sidecar-shadow";  // set to "1" on every mirrored request
+  // Credential headers (Authorization, Cookie, X-Api-Key, ...) are stripped from mirrored requests
+  // unless listed here; strip_headers removes more.
+  std::vector<std::string> allow_credentials;
+  std::vector<std::string> strip_headers;
+  int64_t timeout_ms = 1000;     // the shadow's own deadline
+  int64_t max_concurrent = 64;   // shadow requests in flight for this route; beyond -> dropped
+  std::vector<std::string> ignore_paths;     // "/a/*/b", "**/name" (sidecar/shadow/diff.h)
+  std::map<std::string, double> tolerances;  // path pattern -> absolute numeric tolerance
+  bool volatile_defaults = true;  // SERVICES.md §0.7 volatile fields and tolerances
+  // Of mirrored safe requests, the share (basis points) also sent to the primary a second time;
+  // paths differing between the two primary answers are learned as noise. 0: off.
+  int64_t noise_percent_bp = 0;
+};
+
 struct RouteConfig {
   std::string name;     // unique; default "<service>/<action or *>" or the prefix
   std::string service;  // NATS requests match on service (+ action); HTTP ones get this service
@@ -202,6 +226,69 @@ struct RouteConfig {
   std::string fallback;
   int64_t timeout_ms = 0;  // 0: the listener's / cluster's own bound
   std::optional<RetryPolicyConfig> retry;  // absent: no retries
+  std::optional<ShadowConfig> shadow;      // absent: no shadow traffic
+};
+
+// JetStream event path (issue 6): durable pull consumers that deliver events to a cluster, and the
+// egress route that publishes to JetStream on the legacy service's behalf. See adapters/events/.
+struct EventConsumerConfig {
+  std::string name;            // unique; labels metrics, names the DLQ subject dlq.<name>.<subject>
+  std::string stream;          // must exist when the sidecar starts (a clear error otherwise)
+  std::string filter_subject;  // required; wildcards allowed
+  std::string durable;         // default sidecar-<name>
+  std::string cluster;         // a legacy_http or native cluster
+  std::string path;            // POST path the event is delivered to
+  int64_t max_deliver = 5;     // deliveries to the cluster before the event goes to the DLQ
+  // Nak delay after failed delivery n (1-based) is backoff_ms[min(n, size) - 1].
+  std::vector<int64_t> backoff_ms = {1000, 5000, 10000, 30000};
+  int64_t timeout_ms = 10000;  // one delivery's deadline; must be < ack_wait_ms
+  int64_t ack_wait_ms = 30000;  // redelivery after a crash mid-event
+  int64_t max_ack_pending = 256;  // also the bound on deliveries in flight
+  std::string dlq_stream = "DLQ";  // created (subjects dlq.>) when absent
+};
+
+struct EventPublishConfig {
+  std::string listener;             // required: the HTTP listener (egress) that serves the route
+  std::string prefix = "/events/";  // POST <prefix><subject>
+  std::vector<std::string> allowed_subjects;  // required; wildcards allowed
+  int64_t timeout_ms = 5000;        // wait for the JetStream PubAck, then 504
+};
+
+struct EventsConfig {
+  std::vector<EventConsumerConfig> consumers;
+  std::optional<EventPublishConfig> publish;
+};
+
+// Fleet-wide cut-over (issue 7; sidecar/cutover/): route weights, shadow percent and ramps live in
+// a JetStream KV bucket that every sidecar watches; guards roll a route back through it.
+struct GuardRuleConfig {
+  // error_rate / mismatch_rate: percent (basis points here, 1 % = 100); p99_latency: milliseconds.
+  int64_t max = 0;
+  int64_t min_requests = 20;  // the rule is not judged on fewer samples in its window
+  int64_t window_ms = 60000;  // sliding window
+};
+
+struct RampConfig {
+  std::vector<int64_t> steps_bp = {100, 500, 2500, 5000, 10000};  // the new side's share per step
+  int64_t hold_ms = 300000;  // each step holds this long (with guards holding) before the next
+};
+
+struct CutoverRouteConfig {
+  std::string route;            // a routes[].name
+  std::string side = "native";  // the new side: a cluster name, or a kind, of the route's split
+  std::optional<GuardRuleConfig> error_rate;
+  std::optional<GuardRuleConfig> p99_latency;
+  std::optional<GuardRuleConfig> mismatch_rate;
+  std::optional<RampConfig> ramp;
+};
+
+struct CutoverConfig {
+  std::string kv_bucket = "sidecar-routes";
+  // Created with this many replicas when absent (production creates it from
+  // config/nats/jetstream/kv-sidecar-routes.json).
+  int64_t kv_replicas = 1;
+  int64_t evaluate_interval_ms = 250;  // how often the guards are judged
+  std::vector<CutoverRouteConfig> routes;
 };
 
 struct Config {
@@ -212,6 +299,8 @@ struct Config {
   std::vector<ClusterConfig> clusters;
   std::vector<ListenerConfig> listeners;
   std::vector<RouteConfig> routes;
+  EventsConfig events;
+  std::optional<CutoverConfig> cutover;  // absent: weights come from routes: and the admin port only
 };
 
 }  // namespace sidecar::config

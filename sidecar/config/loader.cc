@@ -19,6 +19,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -271,7 +272,8 @@ class Loader {
       return config;
     }
     MapView top(*this, root, "",
-                {"server", "admin", "nats", "services", "clusters", "listeners", "routes"});
+                {"server", "admin", "nats", "services", "clusters", "listeners", "routes", "events",
+                 "cutover"});
     if (!top.ok()) return config;
     if (const YAML::Node* n = top.Get("server")) {
       ReadServer(*n, top.PathOf("server"), &config.server);
@@ -289,6 +291,8 @@ class Loader {
     ReadList(top, "listeners", &config.listeners, &Loader::ReadListener);
     ReadList(top, "routes", &config.routes, &Loader::ReadRoute);
     CheckReferences(config);
+    if (const YAML::Node* n = top.Get("events")) ReadEvents(*n, top.PathOf("events"), &config);
+    if (const YAML::Node* n = top.Get("cutover")) ReadCutover(*n, top.PathOf("cutover"), &config);
     return config;
   }
 
@@ -416,8 +420,8 @@ class Loader {
     }
     Int(map, "connect_timeout_ms", kPositive, &out->connect_timeout_ms);
     Int(map, "reconnect_wait_ms", kPositive, &out->reconnect_wait_ms);
-    Int(map, "max_reconnect_attempts", Range{-1}, &out->max_reconnect_attempts);
     Int(map, "reconnect_jitter_ms", Range{0}, &out->reconnect_jitter_ms);
+    Int(map, "max_reconnect_attempts", Range{-1}, &out->max_reconnect_attempts);
     Int(map, "ping_interval_ms", kPositive, &out->ping_interval_ms);
     Int(map, "max_pings_out", kPositive, &out->max_pings_out);
     if (String(map, "inbox_prefix", &out->inbox_prefix) && !out->inbox_prefix.empty() &&
@@ -546,7 +550,6 @@ class Loader {
       Error(map.PathOf("name"), absl::StrCat("expected [a-z][a-z0-9_-]*, got '", out->name, "'"));
     }
     CheckOneKind(map, kKinds);
-    if (const YAML::Node* n = map.Get("legacy_http")) {
     if (const YAML::Node* n = map.Get("circuit_breakers")) {
       ReadCircuitBreakers(*n, map.PathOf("circuit_breakers"), &out->circuit_breakers);
     }
@@ -557,6 +560,7 @@ class Loader {
         Int(budget, "min_retries_per_second", Range{0}, &out->retry_budget.min_retries_per_second);
       }
     }
+    if (const YAML::Node* n = map.Get("legacy_http")) {
       ReadLegacyHttp(*n, map.PathOf("legacy_http"), &out->legacy_http.emplace());
     }
     if (const YAML::Node* n = map.Get("nats")) {
@@ -604,8 +608,11 @@ class Loader {
   }
 
   void ReadNatsCluster(const YAML::Node& node, const std::string& path, NatsClusterConfig* out) {
-    MapView map(*this, node, path, {"mode", "subject", "timeout_ms", "inbox_prefix"});
+    MapView map(*this, node, path, {"mode", "subject", "timeout_ms", "inbox_prefix", "health_check"});
     if (!map.ok()) return;
+    if (const YAML::Node* n = map.Get("health_check")) {
+      ReadHealthCheck(*n, map.PathOf("health_check"), &out->health_check.emplace(), /*nats=*/true);
+    }
     if (String(map, "mode", &out->mode) && out->mode != "action" && out->mode != "passthrough") {
       Error(map.PathOf("mode"), absl::StrCat("expected action|passthrough, got '", out->mode, "'"));
     }
@@ -647,7 +654,6 @@ class Loader {
     }
   }
 
-  void ReadHealthCheck(const YAML::Node& node, const std::string& path, HealthCheckConfig* out) {
   void ReadCircuitBreakers(const YAML::Node& node, const std::string& path, CircuitBreakersConfig* out) {
     MapView map(*this, node, path, {"max_requests", "max_retries", "consecutive_failures", "open_interval_ms"});
     if (!map.ok()) return;
@@ -693,11 +699,20 @@ class Loader {
     }
   }
 
+  // An HTTP check (`path`) for legacy_http clusters, a NATS request (`subject`) for nats ones.
+  void ReadHealthCheck(const YAML::Node& node, const std::string& path, HealthCheckConfig* out,
+                       bool nats = false) {
     MapView map(*this, node, path,
-                {"path", "interval_ms", "timeout_ms", "healthy_threshold", "unhealthy_threshold"});
+                {nats ? "subject" : "path", "interval_ms", "timeout_ms", "healthy_threshold", "unhealthy_threshold"});
     if (!map.ok()) return;
-    if (String(map, "path", &out->path, /*required=*/true) &&
-        (out->path[0] != '/' || HasSpace(out->path))) {
+    if (nats) {
+      if (String(map, "subject", &out->subject, /*required=*/true) &&
+          !IsSubject(out->subject, /*allow_wildcards=*/false)) {
+        Error(map.PathOf("subject"),
+              absl::StrCat("expected a NATS subject without wildcards, got '", out->subject, "'"));
+      }
+    } else if (String(map, "path", &out->path, /*required=*/true) &&
+               (out->path[0] != '/' || HasSpace(out->path))) {
       Error(map.PathOf("path"),
             absl::StrCat("expected a path starting with '/', got '", out->path, "'"));
     }
@@ -767,15 +782,102 @@ class Loader {
     Int(map, "max_in_flight", kPositive, &out->max_in_flight);
   }
 
+  // --- shadow: (issue 7, sidecar/shadow). Percentages like split weights; the cluster is checked
+  // in CheckReferences.
+  std::vector<std::string> StringList(const MapView& map, absl::string_view key, bool* present) {
+    std::vector<std::string> out;
+    *present = false;
+    const YAML::Node* n = map.Get(key);
+    if (n == nullptr) return out;
+    if (!n->IsSequence()) {
+      Error(map.PathOf(key), "expected list of strings");
+      return out;
+    }
+    *present = true;
+    for (size_t i = 0; i < n->size(); ++i) {
+      if (auto v = Scalar((*n)[i], Item(map.PathOf(key), i), "string")) out.push_back(*v);
+    }
+    return out;
+  }
+
+  bool ShadowPercent(const MapView& map, absl::string_view key, int64_t min_bp, int64_t* out) {
+    const YAML::Node* n = map.Get(key);
+    if (n == nullptr) return false;
+    std::optional<std::string> text = Scalar(*n, map.PathOf(key), "percentage");
+    if (!text.has_value()) return false;
+    int64_t bp = 0;
+    if (!ParsePercentBp(*text, &bp) || bp < min_bp) {
+      Error(map.PathOf(key), absl::StrCat("expected a percentage ", min_bp == 0 ? "0" : "0.01",
+                                          "-100 (up to 2 decimals), got '", *text, "'"));
+      return false;
+    }
+    *out = bp;
+    return true;
+  }
+
+  void ReadShadow(const YAML::Node& node, const std::string& path, ShadowConfig* out) {
+    MapView map(*this, node, path,
+                {"cluster", "percent", "methods", "header", "allow_credentials", "strip_headers", "timeout_ms",
+                 "max_concurrent", "ignore_paths", "tolerances", "volatile_defaults", "noise_percent"});
+    if (!map.ok()) return;
+    String(map, "cluster", &out->cluster, /*required=*/true);
+    ShadowPercent(map, "percent", 1, &out->percent_bp);
+    bool present = false;
+    std::vector<std::string> methods = StringList(map, "methods", &present);
+    if (present) {
+      out->methods.clear();
+      for (size_t i = 0; i < methods.size(); ++i) {
+        const std::string& m = methods[i];
+        const bool token = m == "*" || (!m.empty() && std::all_of(m.begin(), m.end(), [](char c) {
+                                          return c >= 'A' && c <= 'Z';
+                                        }));
+        if (!token) {
+          Error(Item(map.PathOf("methods"), i), absl::StrCat("expected an upper-case HTTP method or \"*\", got '", m, "'"));
+        } else {
+          out->methods.push_back(m);
+        }
+      }
+      if (out->methods.empty()) Error(map.PathOf("methods"), "must not be empty");
+    }
+    if (String(map, "header", &out->header) && (out->header.empty() || HasSpace(out->header))) {
+      Error(map.PathOf("header"), "expected a header name");
+    }
+    out->allow_credentials = StringList(map, "allow_credentials", &present);
+    out->strip_headers = StringList(map, "strip_headers", &present);
+    Int(map, "timeout_ms", kPositive, &out->timeout_ms);
+    Int(map, "max_concurrent", kPositive, &out->max_concurrent);
+    out->ignore_paths = StringList(map, "ignore_paths", &present);
+    if (const YAML::Node* n = map.Get("tolerances")) {
+      MapView tol(*this, *n, map.PathOf("tolerances"), {});
+      if (tol.ok()) {
+        for (const auto& [key, value] : tol.entries()) {
+          std::optional<std::string> text = Scalar(value, tol.PathOf(key), "number");
+          double abs = 0;
+          if (!text.has_value()) continue;
+          if (!absl::SimpleAtod(*text, &abs) || !(abs >= 0)) {
+            Error(tol.PathOf(key), absl::StrCat("expected a non-negative number, got '", *text, "'"));
+            continue;
+          }
+          out->tolerances[key] = abs;
+        }
+      }
+    }
+    Bool(map, "volatile_defaults", &out->volatile_defaults);
+    ShadowPercent(map, "noise_percent", 0, &out->noise_percent_bp);
+  }
+
   void ReadRoute(const YAML::Node& node, const std::string& path, RouteConfig* out) {
     MapView map(*this, node, path,
                 {"name", "service", "action", "prefix", "cluster", "split", "sticky", "override",
-                 "fallback", "timeout_ms", "retry"});
+                 "fallback", "timeout_ms", "retry", "shadow"});
     if (!map.ok()) return;
-    if (String(map, "name", &out->name) && !out->name.empty() && !IsRouteName(out->name)) {
     if (const YAML::Node* n = map.Get("retry")) {
       ReadRetryPolicy(*n, map.PathOf("retry"), &out->retry.emplace());
     }
+    if (const YAML::Node* n = map.Get("shadow")) {
+      ReadShadow(*n, map.PathOf("shadow"), &out->shadow.emplace());
+    }
+    if (String(map, "name", &out->name) && !out->name.empty() && !IsRouteName(out->name)) {
       Error(map.PathOf("name"), absl::StrCat("expected [a-z0-9][a-z0-9_./*-]*, got '", out->name, "'"));
     }
     if (String(map, "service", &out->service) && !out->service.empty() && !IsServiceName(out->service)) {
@@ -841,6 +943,277 @@ class Loader {
     if (out->name.empty()) {
       out->name = !out->prefix.empty() ? out->prefix
                                        : absl::StrCat(out->service, "/", out->action.empty() ? "*" : out->action);
+    }
+  }
+
+  // --- events: (adapters/events). Read after clusters and listeners so references are checked here.
+
+  bool SubjectList(const MapView& map, absl::string_view key, std::vector<std::string>* out) {
+    const YAML::Node* n = map.Get(key);
+    if (n == nullptr) return false;
+    if (!n->IsSequence()) {
+      Error(map.PathOf(key), "expected list of NATS subjects");
+      return false;
+    }
+    for (size_t i = 0; i < n->size(); ++i) {
+      const std::string item_path = Item(map.PathOf(key), i);
+      if (auto v = Scalar((*n)[i], item_path, "string")) {
+        if (!IsSubject(*v, /*allow_wildcards=*/true)) {
+          Error(item_path, absl::StrCat("expected a NATS subject, got '", *v, "'"));
+        } else {
+          out->push_back(*v);
+        }
+      }
+    }
+    return true;
+  }
+
+  // JetStream names (stream, durable) may not contain '.', '*', '>' or whitespace.
+  bool IsJetStreamName(absl::string_view s) {
+    return !s.empty() && !HasSpace(s) && s.find_first_of(".*>/\\") == absl::string_view::npos;
+  }
+
+  void ReadEvents(const YAML::Node& node, const std::string& path, Config* config) {
+    MapView map(*this, node, path, {"consumers", "publish"});
+    if (!map.ok()) return;
+    EventsConfig& out = config->events;
+    std::map<std::string, const ClusterConfig*> clusters;
+    for (const ClusterConfig& c : config->clusters) clusters.emplace(c.name, &c);
+    if (const YAML::Node* list = map.Get("consumers")) {
+      const std::string list_path = map.PathOf("consumers");
+      if (!list->IsSequence()) {
+        Error(list_path, "expected list");
+      } else {
+        std::map<std::string, size_t> names, durables;
+        for (size_t i = 0; i < list->size(); ++i) {
+          EventConsumerConfig c;
+          const std::string item_path = Item(list_path, i);
+          ReadEventConsumer((*list)[i], item_path, clusters, &c);
+          if (!c.name.empty() && !names.emplace(c.name, i).second) {
+            Error(Child(item_path, "name"), absl::StrCat("duplicate consumer name '", c.name, "'"));
+          }
+          if (!c.durable.empty() && !durables.emplace(c.stream + "/" + c.durable, i).second) {
+            Error(Child(item_path, "durable"),
+                  absl::StrCat("durable '", c.durable, "' on stream '", c.stream, "' used twice"));
+          }
+          out.consumers.push_back(std::move(c));
+        }
+      }
+    }
+    if (const YAML::Node* n = map.Get("publish")) {
+      MapView pub(*this, *n, map.PathOf("publish"), {"listener", "prefix", "allowed_subjects", "timeout_ms"});
+      if (!pub.ok()) return;
+      EventPublishConfig& p = out.publish.emplace();
+      if (String(pub, "listener", &p.listener, /*required=*/true)) {
+        const auto it = std::find_if(config->listeners.begin(), config->listeners.end(),
+                                     [&p](const ListenerConfig& l) { return l.name == p.listener; });
+        if (it == config->listeners.end()) {
+          Error(pub.PathOf("listener"), absl::StrCat("undefined listener '", p.listener, "'"));
+        } else if (!it->http.has_value()) {
+          Error(pub.PathOf("listener"), absl::StrCat("listener '", p.listener, "' is not an http listener"));
+        }
+      }
+      if (String(pub, "prefix", &p.prefix) &&
+          (p.prefix.size() < 2 || p.prefix.front() != '/' || p.prefix.back() != '/' || HasSpace(p.prefix))) {
+        Error(pub.PathOf("prefix"), absl::StrCat("expected a path like /events/, got '", p.prefix, "'"));
+      }
+      if (!SubjectList(pub, "allowed_subjects", &p.allowed_subjects) || p.allowed_subjects.empty()) {
+        Error(pub.PathOf("allowed_subjects"), "required (the subjects the legacy service may publish)");
+      }
+      Int(pub, "timeout_ms", kPositive, &p.timeout_ms);
+    }
+  }
+
+  void ReadEventConsumer(const YAML::Node& node, const std::string& path,
+                         const std::map<std::string, const ClusterConfig*>& clusters, EventConsumerConfig* out) {
+    MapView map(*this, node, path,
+                {"name", "stream", "filter_subject", "durable", "cluster", "path", "max_deliver", "backoff_ms",
+                 "timeout_ms", "ack_wait_ms", "max_ack_pending", "dlq_stream"});
+    if (!map.ok()) return;
+    if (String(map, "name", &out->name, /*required=*/true) && !IsResourceName(out->name)) {
+      Error(map.PathOf("name"), absl::StrCat("expected [a-z][a-z0-9_-]*, got '", out->name, "'"));
+    }
+    if (String(map, "stream", &out->stream, /*required=*/true) && !IsJetStreamName(out->stream)) {
+      Error(map.PathOf("stream"), absl::StrCat("expected a stream name without . * > or spaces, got '",
+                                               out->stream, "'"));
+    }
+    if (String(map, "filter_subject", &out->filter_subject, /*required=*/true) &&
+        !IsSubject(out->filter_subject, /*allow_wildcards=*/true)) {
+      Error(map.PathOf("filter_subject"), absl::StrCat("expected a NATS subject, got '", out->filter_subject, "'"));
+    }
+    if (String(map, "durable", &out->durable) && !IsJetStreamName(out->durable)) {
+      Error(map.PathOf("durable"), absl::StrCat("expected a consumer name without . * > or spaces, got '",
+                                                out->durable, "'"));
+    }
+    if (out->durable.empty() && !out->name.empty()) out->durable = absl::StrCat("sidecar-", out->name);
+    if (String(map, "cluster", &out->cluster, /*required=*/true)) {
+      const auto it = clusters.find(out->cluster);
+      if (it == clusters.end()) {
+        Error(map.PathOf("cluster"), absl::StrCat("undefined cluster '", out->cluster, "'"));
+      } else if (it->second->nats.has_value()) {
+        Error(map.PathOf("cluster"), absl::StrCat("cluster '", out->cluster,
+                                                  "' is a nats cluster; events go to a legacy_http or native one"));
+      }
+    }
+    if (String(map, "path", &out->path, /*required=*/true) && (out->path[0] != '/' || HasSpace(out->path))) {
+      Error(map.PathOf("path"), absl::StrCat("expected a path starting with '/', got '", out->path, "'"));
+    }
+    Int(map, "max_deliver", Range{1, 1000}, &out->max_deliver);
+    if (const YAML::Node* n = map.Get("backoff_ms")) {
+      std::vector<int64_t> backoff;
+      if (!n->IsSequence() || n->size() == 0) {
+        Error(map.PathOf("backoff_ms"), "expected a non-empty list of milliseconds");
+      } else {
+        for (size_t i = 0; i < n->size(); ++i) {
+          const std::string item_path = Item(map.PathOf("backoff_ms"), i);
+          auto text = Scalar((*n)[i], item_path, "integer");
+          int64_t v = 0;
+          if (!text.has_value()) continue;
+          if (!ParseInt64(*text, &v) || v < 0) {
+            Error(item_path, absl::StrCat("expected milliseconds >= 0, got '", *text, "'"));
+            continue;
+          }
+          backoff.push_back(v);
+        }
+        out->backoff_ms = std::move(backoff);
+      }
+    }
+    Int(map, "timeout_ms", kPositive, &out->timeout_ms);
+    Int(map, "ack_wait_ms", Range{1000}, &out->ack_wait_ms);
+    // A delivery still running when ack_wait expires would be redelivered while in flight.
+    if (out->timeout_ms >= out->ack_wait_ms) {
+      Error(map.PathOf("timeout_ms"), absl::StrCat("must be less than ack_wait_ms (", out->ack_wait_ms,
+                                                   "), or the event is redelivered while still in flight"));
+    }
+    Int(map, "max_ack_pending", Range{1, 100000}, &out->max_ack_pending);
+    if (String(map, "dlq_stream", &out->dlq_stream, /*required=*/false) && !IsJetStreamName(out->dlq_stream)) {
+      Error(map.PathOf("dlq_stream"), absl::StrCat("expected a stream name, got '", out->dlq_stream, "'"));
+    }
+    if (!out->stream.empty() && out->stream == out->dlq_stream) {
+      Error(map.PathOf("dlq_stream"), "must differ from stream");
+    }
+  }
+
+  // --- cutover: (sidecar/cutover). Read after routes and clusters so references are checked here.
+
+  // A percentage ("5", "0.5") as basis points.
+  bool Percent(const MapView& map, absl::string_view key, int64_t* out) {
+    const YAML::Node* n = map.Get(key);
+    if (n == nullptr) return false;
+    auto text = Scalar(*n, map.PathOf(key), "percentage");
+    if (!text.has_value()) return false;
+    if (!ParsePercentBp(*text, out)) {
+      Error(map.PathOf(key), absl::StrCat("expected a percentage 0-100 (up to 2 decimals), got '", *text, "'"));
+      return false;
+    }
+    return true;
+  }
+
+  // error_rate / mismatch_rate: {max_percent, min_requests, window_ms}; p99_latency: {max_ms, ...}.
+  void ReadGuardRule(const MapView& parent, absl::string_view key, bool latency,
+                     std::optional<GuardRuleConfig>* out) {
+    const YAML::Node* n = parent.Get(key);
+    if (n == nullptr) return;
+    const char* max_key = latency ? "max_ms" : "max_percent";
+    MapView map(*this, *n, parent.PathOf(key), {max_key, "min_requests", "window_ms"});
+    if (!map.ok()) return;
+    GuardRuleConfig& rule = out->emplace();
+    const bool has_max = latency ? Int(map, max_key, kPositive, &rule.max) : Percent(map, max_key, &rule.max);
+    if (!has_max && map.Get(max_key) == nullptr) Error(map.PathOf(max_key), "required");
+    Int(map, "min_requests", kPositive, &rule.min_requests);
+    Int(map, "window_ms", Range{100, 24 * 3600 * 1000}, &rule.window_ms);
+  }
+
+  void ReadCutover(const YAML::Node& node, const std::string& path, Config* config) {
+    MapView map(*this, node, path, {"kv_bucket", "kv_replicas", "evaluate_interval_ms", "routes"});
+    if (!map.ok()) return;
+    CutoverConfig& out = config->cutover.emplace();
+    if (String(map, "kv_bucket", &out.kv_bucket) &&
+        (out.kv_bucket.empty() || !std::all_of(out.kv_bucket.begin(), out.kv_bucket.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        }))) {
+      Error(map.PathOf("kv_bucket"), absl::StrCat("expected [A-Za-z0-9_-]+, got '", out.kv_bucket, "'"));
+    }
+    Int(map, "kv_replicas", Range{1, 5}, &out.kv_replicas);
+    Int(map, "evaluate_interval_ms", Range{10, 60000}, &out.evaluate_interval_ms);
+    const YAML::Node* list = map.Get("routes");
+    if (list == nullptr) return;
+    const std::string list_path = map.PathOf("routes");
+    if (!list->IsSequence()) {
+      Error(list_path, "expected list");
+      return;
+    }
+    std::map<std::string, size_t> seen;
+    for (size_t i = 0; i < list->size(); ++i) {
+      const std::string item_path = Item(list_path, i);
+      MapView entry(*this, (*list)[i], item_path,
+                    {"route", "side", "error_rate", "p99_latency", "mismatch_rate", "ramp"});
+      CutoverRouteConfig& rc = out.routes.emplace_back();
+      if (!entry.ok()) continue;
+      const RouteConfig* route = nullptr;
+      if (String(entry, "route", &rc.route, /*required=*/true)) {
+        for (const RouteConfig& r : config->routes) {
+          if (r.name == rc.route) route = &r;
+        }
+        if (route == nullptr) {
+          Error(entry.PathOf("route"), absl::StrCat("undefined route '", rc.route, "'"));
+        } else if (route->split.size() < 2) {
+          Error(entry.PathOf("route"), absl::StrCat("route '", rc.route, "' has one cluster; a cut-over needs a split"));
+        }
+        auto [it, inserted] = seen.emplace(rc.route, i);
+        if (!inserted) {
+          Error(entry.PathOf("route"), absl::StrCat("route '", rc.route, "' listed twice (first at ", list_path, "[",
+                                                    it->second, "])"));
+        }
+      }
+      String(entry, "side", &rc.side);
+      if (route != nullptr && route->split.size() >= 2) {
+        bool found = false;
+        for (const WeightedClusterConfig& w : route->split) {
+          if (w.cluster == rc.side) found = true;
+          for (const ClusterConfig& c : config->clusters) {
+            if (c.name != w.cluster) continue;
+            const char* kind = c.legacy_http ? "legacy" : c.nats ? "nats" : c.native ? "native" : "";
+            if (rc.side == kind) found = true;
+          }
+        }
+        if (!found) {
+          Error(entry.PathOf("side"), absl::StrCat("'", rc.side, "' is neither a cluster nor a cluster kind of route '",
+                                                   rc.route, "'s split"));
+        }
+      }
+      ReadGuardRule(entry, "error_rate", /*latency=*/false, &rc.error_rate);
+      ReadGuardRule(entry, "p99_latency", /*latency=*/true, &rc.p99_latency);
+      ReadGuardRule(entry, "mismatch_rate", /*latency=*/false, &rc.mismatch_rate);
+      if (const YAML::Node* n = entry.Get("ramp")) {
+        MapView ramp(*this, *n, entry.PathOf("ramp"), {"steps", "hold_ms"});
+        if (!ramp.ok()) continue;
+        RampConfig& rp = rc.ramp.emplace();
+        if (const YAML::Node* steps = ramp.Get("steps")) {
+          const std::string steps_path = ramp.PathOf("steps");
+          if (!steps->IsSequence() || steps->size() == 0) {
+            Error(steps_path, "expected a non-empty list of percentages");
+          } else {
+            rp.steps_bp.clear();
+            for (size_t j = 0; j < steps->size(); ++j) {
+              const std::string step_path = Item(steps_path, j);
+              auto text = Scalar((*steps)[j], step_path, "percentage");
+              int64_t bp = 0;
+              if (!text.has_value()) continue;
+              if (!ParsePercentBp(*text, &bp) || bp == 0) {
+                Error(step_path, absl::StrCat("expected a percentage above 0, up to 100, got '", *text, "'"));
+                continue;
+              }
+              if (!rp.steps_bp.empty() && bp <= rp.steps_bp.back()) {
+                Error(step_path, "steps must increase");
+                continue;
+              }
+              rp.steps_bp.push_back(bp);
+            }
+          }
+        }
+        Int(ramp, "hold_ms", kPositive, &rp.hold_ms);
+      }
     }
   }
 
@@ -946,6 +1319,9 @@ class Loader {
         if (!name.empty() && !seen.insert(name).second) {
           Error(where, absl::StrCat("cluster '", name, "' listed twice"));
         }
+      }
+      if (route.shadow.has_value() && !route.shadow->cluster.empty() && clusters.count(route.shadow->cluster) == 0) {
+        Error(Child(path, "shadow.cluster"), absl::StrCat("undefined cluster '", route.shadow->cluster, "'"));
       }
       if (!route.fallback.empty() && clusters.count(route.fallback) == 0) {
         Error(Child(path, "fallback"), absl::StrCat("undefined cluster '", route.fallback, "'"));
@@ -1195,6 +1571,7 @@ nlohmann::json ToJson(const Config& config) {
                  {"name", nats.name},
                  {"connect_timeout_ms", nats.connect_timeout_ms},
                  {"reconnect_wait_ms", nats.reconnect_wait_ms},
+                 {"reconnect_jitter_ms", nats.reconnect_jitter_ms},
                  {"max_reconnect_attempts", nats.max_reconnect_attempts},
                  {"ping_interval_ms", nats.ping_interval_ms},
                  {"max_pings_out", nats.max_pings_out},
@@ -1246,7 +1623,22 @@ nlohmann::json ToJson(const Config& config) {
                        {"subject", cluster.nats->subject},
                        {"timeout_ms", cluster.nats->timeout_ms},
                        {"inbox_prefix", cluster.nats->inbox_prefix}};
+      if (cluster.nats->health_check.has_value()) {
+        const HealthCheckConfig& hc = *cluster.nats->health_check;
+        entry["nats"]["health_check"] = {{"subject", hc.subject},
+                                         {"interval_ms", hc.interval_ms},
+                                         {"timeout_ms", hc.timeout_ms},
+                                         {"healthy_threshold", hc.healthy_threshold},
+                                         {"unhealthy_threshold", hc.unhealthy_threshold}};
+      }
     }
+    const CircuitBreakersConfig& cb = cluster.circuit_breakers;
+    entry["circuit_breakers"] = {{"max_requests", cb.max_requests},
+                                 {"max_retries", cb.max_retries},
+                                 {"consecutive_failures", cb.consecutive_failures},
+                                 {"open_interval_ms", cb.open_interval_ms}};
+    entry["retry_budget"] = {{"budget_percent", cluster.retry_budget.budget_percent},
+                             {"min_retries_per_second", cluster.retry_budget.min_retries_per_second}};
     clusters.push_back(std::move(entry));
   }
   out["clusters"] = std::move(clusters);
@@ -1287,30 +1679,6 @@ nlohmann::json ToJson(const Config& config) {
     json entry = {{"name", route.name},     {"service", route.service}, {"action", route.action},
                   {"prefix", route.prefix}, {"split", std::move(split)}, {"fallback", route.fallback},
                   {"timeout_ms", route.timeout_ms}};
-    if (route.sticky.has_value()) {
-      entry["sticky"] = {{"header", route.sticky->header}, {"json_field", route.sticky->json_field}};
-    }
-    if (route.override_header.has_value()) {
-      entry["override"] = {{"header", route.override_header->header},
-                           {"principals", route.override_header->principals}};
-    }
-    routes.push_back(std::move(entry));
-  }
-  out["routes"] = std::move(routes);
-
-  RedactSecrets(out);
-  return out;
-}
-
-}  // namespace sidecar::config
-                 {"reconnect_jitter_ms", nats.reconnect_jitter_ms},
-    const CircuitBreakersConfig& cb = cluster.circuit_breakers;
-    entry["circuit_breakers"] = {{"max_requests", cb.max_requests},
-                                 {"max_retries", cb.max_retries},
-                                 {"consecutive_failures", cb.consecutive_failures},
-                                 {"open_interval_ms", cb.open_interval_ms}};
-    entry["retry_budget"] = {{"budget_percent", cluster.retry_budget.budget_percent},
-                             {"min_retries_per_second", cluster.retry_budget.min_retries_per_second}};
     if (route.retry.has_value()) {
       const RetryPolicyConfig& r = *route.retry;
       entry["retry"] = {{"retry_on", r.retry_on},
@@ -1320,3 +1688,86 @@ nlohmann::json ToJson(const Config& config) {
                         {"per_try_timeout_ms", r.per_try_timeout_ms},
                         {"retry_non_idempotent", r.retry_non_idempotent}};
     }
+    if (route.sticky.has_value()) {
+      entry["sticky"] = {{"header", route.sticky->header}, {"json_field", route.sticky->json_field}};
+    }
+    if (route.override_header.has_value()) {
+      entry["override"] = {{"header", route.override_header->header},
+                           {"principals", route.override_header->principals}};
+    }
+    if (route.shadow.has_value()) {
+      const ShadowConfig& sh = *route.shadow;
+      entry["shadow"] = {{"cluster", sh.cluster},
+                         {"percent", sh.percent_bp / 100.0},
+                         {"methods", sh.methods},
+                         {"header", sh.header},
+                         {"allow_credentials", sh.allow_credentials},
+                         {"strip_headers", sh.strip_headers},
+                         {"timeout_ms", sh.timeout_ms},
+                         {"max_concurrent", sh.max_concurrent},
+                         {"ignore_paths", sh.ignore_paths},
+                         {"tolerances", sh.tolerances},
+                         {"volatile_defaults", sh.volatile_defaults},
+                         {"noise_percent", sh.noise_percent_bp / 100.0}};
+    }
+    routes.push_back(std::move(entry));
+  }
+  out["routes"] = std::move(routes);
+
+  json consumers = json::array();
+  for (const EventConsumerConfig& c : config.events.consumers) {
+    consumers.push_back({{"name", c.name},
+                         {"stream", c.stream},
+                         {"filter_subject", c.filter_subject},
+                         {"durable", c.durable},
+                         {"cluster", c.cluster},
+                         {"path", c.path},
+                         {"max_deliver", c.max_deliver},
+                         {"backoff_ms", c.backoff_ms},
+                         {"timeout_ms", c.timeout_ms},
+                         {"ack_wait_ms", c.ack_wait_ms},
+                         {"max_ack_pending", c.max_ack_pending},
+                         {"dlq_stream", c.dlq_stream}});
+  }
+  json events = {{"consumers", std::move(consumers)}};
+  if (config.events.publish.has_value()) {
+    const EventPublishConfig& p = *config.events.publish;
+    events["publish"] = {{"listener", p.listener},
+                         {"prefix", p.prefix},
+                         {"allowed_subjects", p.allowed_subjects},
+                         {"timeout_ms", p.timeout_ms}};
+  }
+  out["events"] = std::move(events);
+
+  if (config.cutover.has_value()) {
+    const CutoverConfig& c = *config.cutover;
+    auto rule = [](const std::optional<GuardRuleConfig>& r, bool latency) -> json {
+      if (!r.has_value()) return nullptr;
+      return {{latency ? "max_ms" : "max_percent", latency ? static_cast<double>(r->max) : r->max / 100.0},
+              {"min_requests", r->min_requests},
+              {"window_ms", r->window_ms}};
+    };
+    json cutover_routes = json::array();
+    for (const CutoverRouteConfig& r : c.routes) {
+      json entry = {{"route", r.route}, {"side", r.side}};
+      if (r.error_rate) entry["error_rate"] = rule(r.error_rate, false);
+      if (r.p99_latency) entry["p99_latency"] = rule(r.p99_latency, true);
+      if (r.mismatch_rate) entry["mismatch_rate"] = rule(r.mismatch_rate, false);
+      if (r.ramp.has_value()) {
+        json steps = json::array();
+        for (int64_t bp : r.ramp->steps_bp) steps.push_back(bp / 100.0);
+        entry["ramp"] = {{"steps", std::move(steps)}, {"hold_ms", r.ramp->hold_ms}};
+      }
+      cutover_routes.push_back(std::move(entry));
+    }
+    out["cutover"] = {{"kv_bucket", c.kv_bucket},
+                      {"kv_replicas", c.kv_replicas},
+                      {"evaluate_interval_ms", c.evaluate_interval_ms},
+                      {"routes", std::move(cutover_routes)}};
+  }
+
+  RedactSecrets(out);
+  return out;
+}
+
+}  // namespace sidecar::config

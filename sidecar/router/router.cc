@@ -163,6 +163,15 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Create(const std::
     if (route.split.empty() || total != kBuckets) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": weights must add up to 100%"));
     }
+    if (rc.shadow.has_value()) {
+      upstream::GuardedCluster* shadow_cluster = clusters.Get(rc.shadow->cluster);
+      if (shadow_cluster == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".shadow.cluster: unknown cluster '", rc.shadow->cluster, "'"));
+      }
+      route.shadow = shadow::ShadowPolicy::Create(*rc.shadow, rc.service, shadow_cluster);
+      route.shadow_percent_bp = rc.shadow->percent_bp;
+    }
     if (!rc.fallback.empty()) {
       route.fallback = clusters.Get(rc.fallback);
       if (route.fallback == nullptr) {
@@ -240,6 +249,23 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::WithWeights(
   return std::shared_ptr<const RouteTable>(std::move(copy));
 }
 
+absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::WithShadowPercent(std::string_view name,
+                                                                              double percent) const {
+  if (!(percent >= 0 && percent <= 100)) {
+    return absl::InvalidArgumentError("shadow percent must be 0-100");
+  }
+  auto copy = std::make_shared<RouteTable>(*this);
+  for (Route& r : copy->routes_) {
+    if (r.name != name) continue;
+    if (r.shadow == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat("route '", AV(name), "' has no shadow block"));
+    }
+    r.shadow_percent_bp = static_cast<int64_t>(percent * 100 + 0.5);
+    return std::shared_ptr<const RouteTable>(std::move(copy));
+  }
+  return absl::NotFoundError(absl::StrCat("no route named '", AV(name), "'"));
+}
+
 nlohmann::json RouteTable::ToJson() const {
   nlohmann::json out = nlohmann::json::array();
   for (const Route& route : routes_) {
@@ -270,6 +296,9 @@ nlohmann::json RouteTable::ToJson() const {
     }
     for (const WeightedCluster& w : route.split) {
       entry["breakers"][w.cluster->name()] = std::string(resilience::BreakerStateName(w.cluster->breaker_state()));
+    }
+    if (route.shadow != nullptr) {
+      entry["shadow"] = {{"cluster", route.shadow->cluster->name()}, {"percent", route.shadow_percent_bp / 100.0}};
     }
     out.push_back(std::move(entry));
   }
@@ -337,6 +366,17 @@ http::FilterStatus RouterFilter::OnRequest(http::Request& request) {
   request_ = &request;
   deadline_ = request.deadline;
   started_ = http::Clock::now();
+  if (shadow_ != nullptr && route_->shadow != nullptr && route_->shadow_percent_bp > 0) {
+    shadow::ComparedCallback on_compared;
+    if (observer_ != nullptr) {
+      on_compared = [observer = observer_, route = route_->name,
+                     shadow_cluster = route_->shadow->cluster->name()](bool matched) {
+        observer->OnShadowCompared(route, shadow_cluster, matched);
+      };
+    }
+    mirror_ = shadow_->Begin(route_->name, route_->service, route_->action, route_->shadow,
+                             route_->shadow_percent_bp, request, cluster, std::move(on_compared));
+  }
   Send(cluster, /*retry=*/false);
   return http::FilterStatus::kStopIteration;
 }
@@ -420,6 +460,8 @@ void RouterFilter::Finish(absl::StatusOr<http::Response> result) {
     observer_->OnRequest(route_->name, serving_cluster_->name(), !upstream::IsUpstreamFailure(result),
                          std::chrono::duration_cast<std::chrono::microseconds>(http::Clock::now() - started_));
   }
+  // A copy for the shadow comparison, which runs on a later loop turn: never before this reply.
+  if (mirror_) mirror_.OnPrimary(result, serving_cluster_ != nullptr ? serving_cluster_->name() : "");
   if (result.ok()) {
     callbacks_->SendResponse(*std::move(result));
   } else {
@@ -428,6 +470,7 @@ void RouterFilter::Finish(absl::StatusOr<http::Response> result) {
 }
 
 void RouterFilter::OnDestroy() {
+  mirror_.Reset();  // no primary answer (the caller went away): the comparison is abandoned
   if (retry_timer_ != nullptr) retry_timer_->Disable();
   if (in_flight_ != nullptr) {
     in_flight_->Cancel();
@@ -436,9 +479,9 @@ void RouterFilter::OnDestroy() {
 }
 
 http::FilterFactory RouterFilterFactory(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics,
-                                       RouteObserver* observer) {
-  return [routes = std::move(routes), &metrics, observer]() -> http::FilterPtr {
-    return std::make_unique<RouterFilter>(routes, metrics, observer);
+                                       RouteObserver* observer, shadow::ShadowRuntime* shadow) {
+  return [routes = std::move(routes), &metrics, observer, shadow]() -> http::FilterPtr {
+    return std::make_unique<RouterFilter>(routes, metrics, observer, shadow);
   };
 }
 

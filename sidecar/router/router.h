@@ -32,6 +32,7 @@
 #include "sidecar/http/filter.h"
 #include "sidecar/resilience/backoff.h"
 #include "sidecar/router/route_observer.h"
+#include "sidecar/shadow/shadow.h"
 #include "sidecar/stats/metrics.h"
 #include "sidecar/upstream/cluster_manager.h"
 
@@ -78,6 +79,11 @@ struct Route {
   upstream::GuardedCluster* fallback = nullptr;
   std::chrono::milliseconds timeout{0};
   std::optional<RetryPolicy> retry;
+  // Shadow traffic (issue 7): the settings are built once and shared by every table copy; the share
+  // is a plain field of this snapshot (basis points, 1 = 0.01 %) so a cut-over changes it with a new
+  // table, like weights. 0 or no policy: nothing is mirrored.
+  std::shared_ptr<const shadow::ShadowPolicy> shadow;
+  int64_t shadow_percent_bp = 0;
 
   // The split entry owning `bucket` (0 <= bucket < kBuckets).
   const WeightedCluster& PickByBucket(uint32_t bucket) const;
@@ -100,6 +106,10 @@ class RouteTable {
   // cluster of the split must be listed, and they must add up to 100 %.
   absl::StatusOr<std::shared_ptr<const RouteTable>> WithWeights(std::string_view name,
                                                                 const std::map<std::string, int64_t>& weights) const;
+
+  // A copy with route `name`'s shadow share set to `percent` (0-100, 0.01 steps; 0 stops mirroring).
+  // NOT_FOUND for an unknown route, FAILED_PRECONDITION for a route without a shadow block.
+  absl::StatusOr<std::shared_ptr<const RouteTable>> WithShadowPercent(std::string_view name, double percent) const;
 
   // For GET /routes.
   nlohmann::json ToJson() const;
@@ -132,10 +142,11 @@ class RouteTableHolder {
 
 class RouterFilter final : public http::Filter {
  public:
-  // `observer` (may be null) hears every request's outcome.
+  // `observer` (may be null) hears every request's outcome; `shadow` (may be null) mirrors requests
+  // of routes with a shadow block.
   RouterFilter(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics,
-               RouteObserver* observer = nullptr)
-      : routes_(std::move(routes)), metrics_(metrics), observer_(observer) {}
+               RouteObserver* observer = nullptr, shadow::ShadowRuntime* shadow = nullptr)
+      : routes_(std::move(routes)), metrics_(metrics), observer_(observer), shadow_(shadow) {}
   void SetCallbacks(http::FilterCallbacks& callbacks) override { callbacks_ = &callbacks; }
   http::FilterStatus OnRequest(http::Request& request) override;
   void OnDestroy() override;
@@ -154,6 +165,8 @@ class RouterFilter final : public http::Filter {
   std::shared_ptr<const RouteTableHolder> routes_;
   stats::Metrics& metrics_;
   RouteObserver* observer_;
+  shadow::ShadowRuntime* shadow_;
+  shadow::MirrorHandle mirror_;  // set while this request is mirrored
   http::FilterCallbacks* callbacks_ = nullptr;
   http::Clock::time_point started_;
   const upstream::GuardedCluster* serving_cluster_ = nullptr;  // of the latest attempt
@@ -170,6 +183,6 @@ class RouterFilter final : public http::Filter {
 };
 
 http::FilterFactory RouterFilterFactory(std::shared_ptr<const RouteTableHolder> routes, stats::Metrics& metrics,
-                                       RouteObserver* observer = nullptr);
+                                       RouteObserver* observer = nullptr, shadow::ShadowRuntime* shadow = nullptr);
 
 }  // namespace sidecar::router

@@ -4,10 +4,12 @@
 #include <csignal>
 
 #include "adapters/common/errors.h"
+#include "adapters/events/events.h"
 #include "adapters/nats_http/nats_cluster.h"
 #include "adapters/nats_http/nats_http.h"
 #include "adapters/nats_http/nats_listener.h"
 #include "adapters/native/native_cluster.h"
+#include "adapters/transcoding/transcoder.h"
 #include "services/common/in_memory_state_store.h"
 #include "services/common/jetstream_event_publisher.h"
 #include "services/common/jetstream_kv_state_store.h"
@@ -17,6 +19,7 @@
 #include "sidecar/common/logging.h"
 #include "sidecar/common/status_macros.h"
 #include "sidecar/config/loader.h"
+#include "sidecar/shadow/status_page.h"
 #include "sidecar/upstream/legacy_http_cluster.h"
 
 namespace sidecar::server {
@@ -27,6 +30,41 @@ http::Response JsonResponse(int status, const nlohmann::json& body) {
   r.status = status;
   r.headers.Set("Content-Type", "application/json");
   r.body = body.dump(2) + "\n";
+  return r;
+}
+
+// Shadow comparisons see a protobuf reply (a NATS side answering a protobuf caller) as the spec's
+// JSON, through the service's schema; any other body is compared as it is.
+shadow::BodyDecoder ProtobufBodyDecoder() {
+  using adapters::transcoding::Transcoder;
+  auto transcoders = std::make_shared<std::map<std::string, std::unique_ptr<const Transcoder>>>();
+  return [transcoders](const http::Request& request, const http::Response& response) -> std::optional<std::string> {
+    auto content_type = response.headers.Get("Content-Type");
+    if (!content_type.has_value() || request.service.empty()) return std::nullopt;
+    auto encoding = adapters::transcoding::EncodingFromContentType(*content_type);
+    if (!encoding.ok() || *encoding != adapters::transcoding::Encoding::kProtobuf) return std::nullopt;
+    absl::StatusOr<std::string> json;
+    if (response.status >= 400) {
+      json = adapters::transcoding::ErrorProtoToJson(response.body);
+    } else {
+      if (request.action.empty()) return std::nullopt;
+      auto [it, inserted] = transcoders->try_emplace(request.service);
+      if (inserted) {
+        auto created = Transcoder::Create(request.service);
+        if (created.ok()) it->second = *std::move(created);  // else stays null: not a schema service
+      }
+      if (it->second == nullptr) return std::nullopt;
+      json = it->second->ProtoToJson(request.action, adapters::transcoding::MessageKind::kResponse, response.body);
+    }
+    if (!json.ok()) return std::nullopt;
+    return *std::move(json);
+  };
+}
+
+http::Response HtmlResponse(std::string body) {
+  http::Response r;
+  r.headers.Set("Content-Type", "text/html; charset=utf-8");
+  r.body = std::move(body);
   return r;
 }
 
@@ -84,8 +122,17 @@ absl::Status Server::Init() {
   ASSIGN_OR_RETURN(nats_, nats::Connection::Create(config_.nats, dispatcher_, metrics_));
   nats_->SetStateCallback([this](bool) { ReevaluateReadiness(); });
   RETURN_IF_ERROR(CreateClusters());
+  shadow_ = std::make_unique<shadow::ShadowRuntime>(dispatcher_, metrics_, shadow::ShadowRuntime::Options{},
+                                                    ProtobufBodyDecoder());
   ASSIGN_OR_RETURN(auto table, router::RouteTable::Create(config_.routes, clusters_));
   routes_ = std::make_shared<router::RouteTableHolder>(std::move(table));
+  if (config_.cutover.has_value()) {
+    // Before the listeners: their router filters report every outcome to its guards.
+    ASSIGN_OR_RETURN(cutover_, cutover::CutoverController::Create(config_, dispatcher_, metrics_, routes_));
+  }
+  // Events need the clusters (deliveries) and come before the listeners (the egress publish filter).
+  ASSIGN_OR_RETURN(events_, adapters::events::EventsRuntime::Create(config_, dispatcher_, metrics_, clusters_));
+  if (events_ != nullptr) events_->Start();
   RETURN_IF_ERROR(CreateListeners());
 
   for (int signum : {SIGTERM, SIGINT}) {
@@ -119,6 +166,9 @@ Server::~Server() {
   // Listeners, then clusters (a nats cluster owns an inbox subscription), then the connection.
   discovery_.clear();
   listeners_.clear();
+  events_.reset();  // after the listeners (publish filter), before the clusters it delivers to
+  shadow_.reset();  // cancels shadow requests in flight, before their clusters go
+  cutover_.reset();  // after every RouteObserver caller (router filters, shadow)
   clusters_.Clear();
   publishers_.clear();
   stores_.clear();
@@ -183,7 +233,12 @@ absl::Status Server::CreateClusters() {
       options.subject = cc.nats->subject;
       options.timeout = std::chrono::milliseconds(cc.nats->timeout_ms);
       if (!cc.nats->inbox_prefix.empty()) options.inbox_prefix = cc.nats->inbox_prefix;
+      options.health_check = cc.nats->health_check;
       ASSIGN_OR_RETURN(auto cluster, adapters::nats_http::NatsCluster::Create(options, *nats_, metrics_));
+      cluster->SetOnChange([this](bool) {
+        UpdateQueueMembership();
+        ReevaluateReadiness();
+      });
       RETURN_IF_ERROR(clusters_.Add(std::move(cluster), &cc));
     } else if (cc.native) {
       RETURN_IF_ERROR(CreateNativeCluster(cc));
@@ -194,7 +249,10 @@ absl::Status Server::CreateClusters() {
 
 std::vector<http::FilterFactory> Server::FilterChain() {
   std::vector<http::FilterFactory> filters;
-  filters.push_back(router::RouterFilterFactory(routes_, metrics_));
+  if (events_ != nullptr) {
+    if (http::FilterFactory publish = events_->PublishFilter()) filters.push_back(std::move(publish));
+  }
+  filters.push_back(router::RouterFilterFactory(routes_, metrics_, /*observer=*/cutover_.get(), shadow_.get()));
   return filters;
 }
 
@@ -208,6 +266,10 @@ absl::Status Server::CreateListeners() {
       }
       ASSIGN_OR_RETURN(auto listener, adapters::nats_http::NatsListener::Create(
                                           lc.name, *lc.nats, *nats_, metrics_, std::move(actions), FilterChain()));
+      listener->SetReadyChangedCallback([this] { ReevaluateReadiness(); });
+      QueueGate gate{listener.get(), HealthGatedClusters(lc.nats->service)};
+      if (!gate.clusters.empty()) queue_gates_.push_back(gate);
+      UpdateQueueMembership();  // before Start: an unhealthy upstream keeps it out from the start
       RETURN_IF_ERROR(listener->Start());
       listeners_.push_back(std::move(listener));
       // ADR-32 discovery: this instance answers $SRV.PING/INFO/STATS for the listener's service.
@@ -216,10 +278,6 @@ absl::Status Server::CreateListeners() {
       discovery.service.version = SIDECAR_VERSION;
       discovery.service.description = "nats-sidecar listener " + lc.name;
       discovery.service.metadata = {{"listener", lc.name}, {"git_sha", SIDECAR_GIT_SHA}};
-      listener->SetReadyChangedCallback([this] { ReevaluateReadiness(); });
-      QueueGate gate{listener.get(), HealthGatedClusters(lc.nats->service)};
-      if (!gate.clusters.empty()) queue_gates_.push_back(gate);
-      UpdateQueueMembership();  // before Start: an unhealthy upstream keeps it out from the start
       std::vector<std::string> action_names;
       if (const auto* service = FindService(config_, lc.nats->service)) {
         for (const auto& a : service->actions) action_names.push_back(a.action);
@@ -256,21 +314,15 @@ absl::Status Server::CreateListeners() {
   return absl::OkStatus();
 }
 
-void Server::InstallAdminHandlers() {
-  auto add = [this](const char* path, const char* help, admin::AdminServer::Handler h) {
-    absl::Status st = admin_->AddHandler(path, help, std::move(h));
-    if (!st.ok()) log::Error("admin handler not installed", {{"path", path}, {"error", st.ToString()}});
-  };
-  add("/health", "200 while the process is live", [](const admin::AdminServer::Request&) {
-    return JsonResponse(200, {{"status", "live"}});
-  });
 std::vector<upstream::Cluster*> Server::HealthGatedClusters(const std::string& service) const {
   std::vector<upstream::Cluster*> out;
   for (const config::RouteConfig& route : config_.routes) {
     if (route.service != service || !route.prefix.empty()) continue;
     for (const config::WeightedClusterConfig& w : route.split) {
       for (const config::ClusterConfig& cc : config_.clusters) {
-        if (cc.name != w.cluster || !cc.legacy_http.has_value() || !cc.legacy_http->health_check.has_value()) continue;
+        const bool checked = (cc.legacy_http.has_value() && cc.legacy_http->health_check.has_value()) ||
+                             (cc.nats.has_value() && cc.nats->health_check.has_value());
+        if (cc.name != w.cluster || !checked) continue;
         upstream::Cluster* cluster = clusters_.Get(cc.name);
         if (cluster != nullptr && std::find(out.begin(), out.end(), cluster) == out.end()) out.push_back(cluster);
       }
@@ -290,6 +342,14 @@ void Server::UpdateQueueMembership() {
   }
 }
 
+void Server::InstallAdminHandlers() {
+  auto add = [this](const char* path, const char* help, admin::AdminServer::Handler h) {
+    absl::Status st = admin_->AddHandler(path, help, std::move(h));
+    if (!st.ok()) log::Error("admin handler not installed", {{"path", path}, {"error", st.ToString()}});
+  };
+  add("/health", "200 while the process is live", [](const admin::AdminServer::Request&) {
+    return JsonResponse(200, {{"status", "live"}});
+  });
   add("/ready", "200 while connected, subscribed and upstreams healthy; else 503 with the reason",
       [this](const admin::AdminServer::Request&) {
         Readiness r = CheckReadiness();
@@ -304,8 +364,29 @@ void Server::UpdateQueueMembership() {
   add("/config_dump", "the effective configuration, secrets redacted", [this](const admin::AdminServer::Request&) {
     return JsonResponse(200, config::ToJson(config_));
   });
+  // Shadow traffic (issue 7).
+  add("/shadow/mismatches", "recent shadow mismatches, newest first: route, request, both answers, differing paths",
+      [this](const admin::AdminServer::Request&) {
+        nlohmann::json body = shadow_ != nullptr ? shadow_->MismatchesJson() : nlohmann::json::array();
+        http::Response r;
+        r.headers.Set("Content-Type", "application/json");
+        r.body = body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";  // bodies may not be UTF-8
+        return r;
+      });
+  add("/status", "HTML status page: routes, weights, shadow match rates and recent diffs",
+      [this](const admin::AdminServer::Request&) {
+        const nlohmann::json stats = shadow_ != nullptr ? shadow_->StatsJson() : nlohmann::json::object();
+        const nlohmann::json mismatches = shadow_ != nullptr ? shadow_->MismatchesJson() : nlohmann::json::array();
+        const nlohmann::json routes = routes_ != nullptr ? routes_->Get()->ToJson() : nlohmann::json::array();
+        return HtmlResponse(shadow::RenderStatusPage(routes, stats, mismatches));
+      });
   add("/routes", "routes with their current weights (POST /routes/<name>/weights changes them)",
       [this](const admin::AdminServer::Request&) { return JsonResponse(200, routes_->Get()->ToJson()); });
+  add("/cutover", "fleet-wide cut-over: KV state, per-route weights source, revision, ramp (cutover: section)",
+      [this](const admin::AdminServer::Request&) {
+        return cutover_ != nullptr ? JsonResponse(200, cutover_->Detail())
+                                   : JsonResponse(404, {{"error", "no cutover section in the config"}});
+      });
   absl::Status st = admin_->AddPostHandler(
       "/routes/", "POST /routes/<name>/weights {\"<cluster>\": <percent>, ...}: new weights, applied atomically",
       [this](const admin::AdminServer::Request& r) { return SetRouteWeights(r); });
@@ -365,6 +446,9 @@ Server::Readiness Server::CheckReadiness() const {
     r.ready = r.ready && healthy;
   }
   r.detail["clusters"] = clusters;
+  // Informational only: with the KV unreachable the sidecar keeps serving its last known weights,
+  // which is safe, and a KV outage must not take the whole fleet out of its load balancers.
+  if (cutover_ != nullptr) r.detail["cutover"] = cutover_->Detail();
   r.detail["ready"] = r.ready;
   return r;
 }
@@ -398,12 +482,14 @@ void Server::BeginDrain() {
     dispatcher_.Exit();
   });
   drain_timer_->Enable(std::chrono::milliseconds(config_.server.drain_timeout_ms));
-  listeners_draining_ = listeners_.size();
+  // The event consumers drain like a listener: stop fetching, settle what was fetched.
+  listeners_draining_ = listeners_.size() + (events_ != nullptr ? 1 : 0);
   if (listeners_draining_ == 0) {
     dispatcher_.Exit();
     return;
   }
   for (auto& l : listeners_) l->Drain([this] { OnListenerDrained(); });
+  if (events_ != nullptr) events_->Drain([this] { OnListenerDrained(); });
 }
 
 void Server::OnListenerDrained() {

@@ -10,13 +10,16 @@
 #include "absl/status/statusor.h"
 #include "adapters/discovery/discovery.h"
 #include "adapters/nats_http/nats_listener.h"
+#include "adapters/events/events.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/admin/admin_server.h"
 #include "sidecar/config/config.h"
+#include "sidecar/cutover/controller.h"
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/http/listener.h"
 #include "sidecar/nats/connection.h"
 #include "sidecar/router/router.h"
+#include "sidecar/shadow/shadow.h"
 #include "sidecar/stats/metrics.h"
 #include "sidecar/upstream/cluster_manager.h"
 #include "services/common/event_publisher.h"
@@ -67,12 +70,12 @@ class Server {
   // Recomputes readiness after a component changed (NATS state, upstream health, drain) and logs
   // each flip, so operators and tests see "readiness changed" lines instead of polling /ready.
   void ReevaluateReadiness();
-
-  config::Config config_;
   // A NATS listener's queue membership follows the health of the clusters its routes use: it
   // leaves the queue group while any health-checked one is unhealthy (see NatsListener::SetServing).
   void UpdateQueueMembership();
   std::vector<upstream::Cluster*> HealthGatedClusters(const std::string& service) const;
+
+  config::Config config_;
   event::Dispatcher& dispatcher_;
   stats::Metrics metrics_;
   State state_ = State::kInitializing;
@@ -86,12 +89,20 @@ class Server {
   std::vector<std::unique_ptr<services::StateStore>> stores_;
   std::vector<std::unique_ptr<services::EventPublisher>> publishers_;
   std::shared_ptr<router::RouteTableHolder> routes_;
+  // Shadow traffic (issue 7): mirrors, comparisons, the mismatch ring. Outlives the listeners (their
+  // router filters hold mirror handles) and dies before the clusters (it may hold their requests).
+  std::unique_ptr<shadow::ShadowRuntime> shadow_;
   std::vector<std::unique_ptr<http::Listener>> listeners_;
   struct QueueGate {
     adapters::nats_http::NatsListener* listener;
     std::vector<upstream::Cluster*> clusters;  // health-checked clusters of the service's routes
   };
   std::vector<QueueGate> queue_gates_;
+  // JetStream consumers and the egress publisher (events:); nullptr without an events section.
+  std::unique_ptr<adapters::events::EventsRuntime> events_;
+  // Fleet-wide cut-over (cutover: section): KV-driven weights, guards, ramp; nullptr without it.
+  // The router filters hold it as their RouteObserver: destroyed after the listeners and shadow.
+  std::unique_ptr<cutover::CutoverController> cutover_;
   // ADR-32 $SRV responders, one per NATS listener; destroyed before nats_ (see ~Server).
   std::vector<std::unique_ptr<adapters::discovery::DiscoveryResponder>> discovery_;
   std::vector<event::SignalEventPtr> signals_;

@@ -12,6 +12,24 @@ auto& Register(Builder builder, const char* name, const char* help, prometheus::
   return builder.Name(name).Help(help).Register(r);
 }
 
+constexpr char kDlqDepthHelp[] = "Messages in the dead-letter stream";
+constexpr char kRollbacksHelp[] =
+    "Automatic cut-over rollbacks written fleet-wide, by route service, action and rule";
+constexpr char kShadowRequestsHelp[] = "Mirrored (shadow) requests, by route service, action and comparison result";
+
+// Watched by alert rules but without series until the first event (no route with a shadow block
+// yet): see SerializeText.
+struct AnnouncedFamily {
+  const char* name;
+  const char* help;
+  const char* type;
+};
+constexpr AnnouncedFamily kAnnouncedWhenEmpty[] = {
+    {"sidecar_shadow_requests_total", kShadowRequestsHelp, "counter"},
+    {"sidecar_dlq_depth", kDlqDepthHelp, "gauge"},  // only with events.consumers
+    {"sidecar_rollbacks_total", kRollbacksHelp, "counter"},  // only after a cut-over rollback
+};
+
 }  // namespace
 
 prometheus::Histogram::BucketBoundaries Metrics::LatencyBuckets() {
@@ -72,6 +90,22 @@ Metrics::Metrics()
       route_fallback_total(Register(prometheus::BuildCounter(), "sidecar_route_fallback_total",
                                     "Requests re-sent to the route's fallback cluster after no responders",
                                     *registry_)),
+      event_deliveries_total(Register(prometheus::BuildCounter(), "sidecar_event_deliveries_total",
+                                      "JetStream event deliveries, by consumer and outcome", *registry_)),
+      event_deliveries_active(Register(prometheus::BuildGauge(), "sidecar_event_deliveries_active",
+                                       "JetStream events being delivered and not yet settled", *registry_)),
+      dlq_depth(Register(prometheus::BuildGauge(), "sidecar_dlq_depth", kDlqDepthHelp,
+                         *registry_)),
+      event_publishes_total(Register(prometheus::BuildCounter(), "sidecar_event_publishes_total",
+                                     "Events published to JetStream through the egress route, by outcome",
+                                     *registry_)),
+      shadow_requests_total(Register(prometheus::BuildCounter(), "sidecar_shadow_requests_total",
+                                     kShadowRequestsHelp,
+                                     *registry_)),
+      shadow_mismatch_paths_total(Register(prometheus::BuildCounter(), "sidecar_shadow_mismatch_paths_total",
+                                           "Shadow mismatches per differing field path (bounded per route)",
+                                           *registry_)),
+      rollbacks_total(Register(prometheus::BuildCounter(), "sidecar_rollbacks_total", kRollbacksHelp, *registry_)),
       build_info(Register(prometheus::BuildGauge(), "sidecar_build_info",
                           "Build information; the value is always 1", *registry_)),
       server_state(Register(prometheus::BuildGauge(), "sidecar_server_state",
@@ -82,7 +116,16 @@ Metrics::Metrics()
 std::string Metrics::SerializeText() const {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
-  return out.str();
+  std::string text = out.str();
+  // prometheus-cpp leaves a family without series out of the scrape. Families that alert rules
+  // watch are announced anyway (HELP and TYPE without samples is valid exposition format), so the
+  // scrape says they are exported even before the first series exists.
+  for (const AnnouncedFamily& f : kAnnouncedWhenEmpty) {
+    if (text.find(std::string("# TYPE ") + f.name + " ") == std::string::npos) {
+      text += std::string("# HELP ") + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
+    }
+  }
+  return text;
 }
 
 }  // namespace sidecar::stats

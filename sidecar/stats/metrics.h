@@ -81,6 +81,30 @@ class Metrics {
   // Requests re-sent to the route's fallback cluster after "no responders". labels: route, from, to
   prometheus::Family<prometheus::Counter>& route_fallback_total;
 
+  // --- JetStream events (adapters/events) ---------------------------------------------------------
+  // Event deliveries by result. labels: consumer, outcome (acked|nacked|termed|dead_lettered|dlq_failed)
+  prometheus::Family<prometheus::Counter>& event_deliveries_total;
+  // Deliveries sent to the cluster and not yet settled. labels: consumer
+  prometheus::Family<prometheus::Gauge>& event_deliveries_active;
+  // Messages in a dead-letter stream (exact name: alert rules use it). labels: stream
+  prometheus::Family<prometheus::Gauge>& dlq_depth;
+  // Egress publishes to JetStream. labels: outcome (ok|duplicate|rejected|unavailable|timeout)
+  prometheus::Family<prometheus::Counter>& event_publishes_total;
+
+  // --- shadow traffic (sidecar/shadow) ------------------------------------------------------------
+  // Mirrored requests by outcome (exact name and labels: alert rules use them). labels: service,
+  // action (the route's; "*" for a whole-service route), result (matched|mismatched|error|dropped)
+  prometheus::Family<prometheus::Counter>& shadow_requests_total;
+  // Mismatches per differing field path, indices folded ("/items/*/qty"); at most 50 paths per route,
+  // the rest counted as "other". labels: service, action, path
+  prometheus::Family<prometheus::Counter>& shadow_mismatch_paths_total;
+
+  // --- cut-over (sidecar/cutover) ----------------------------------------------------------------
+  // Automatic rollbacks written to the KV by this sidecar's guard (the winning writer only, so a
+  // fleet-wide sum counts each rollback once). labels: service, action, rule
+  // (error_rate|p99_latency|mismatch_rate)
+  prometheus::Family<prometheus::Counter>& rollbacks_total;
+
   // --- server ------------------------------------------------------------------------------------
   // Constant 1. labels: version, git_sha
   prometheus::Family<prometheus::Gauge>& build_info;

@@ -44,7 +44,8 @@ HealthChecker::HealthChecker(const config::HealthCheckConfig& cfg, const Connect
       dispatcher_(dispatcher),
       healthy_gauge_(healthy_gauge),
       successes_(successes),
-      failures_(failures) {
+      failures_(failures),
+      state_(cfg.healthy_threshold, cfg.unhealthy_threshold) {
   healthy_gauge_.Set(0);
   interval_timer_ = dispatcher_.CreateTimer([this] { RunCheck(); });
   timeout_timer_ = dispatcher_.CreateTimer([this] { OnCheckTimeout(); });
@@ -53,8 +54,8 @@ HealthChecker::HealthChecker(const config::HealthCheckConfig& cfg, const Connect
 HealthChecker::~HealthChecker() { DropConnection(); }
 
 std::string HealthChecker::detail() const {
-  if (!healthy_ && ever_healthy_ && consecutive_passes_ > 0) {
-    return absl::StrCat("recovering: ", consecutive_passes_, "/", cfg_.healthy_threshold,
+  if (state_.recovering()) {
+    return absl::StrCat("recovering: ", state_.consecutive_passes(), "/", cfg_.healthy_threshold,
                         " checks passed");
   }
   return last_detail_;
@@ -119,29 +120,13 @@ void HealthChecker::OnIdleClose(HttpClientConnection& connection) {
 void HealthChecker::Conclude(bool passed, std::string why) {
   interval_timer_->Enable(std::chrono::milliseconds(cfg_.interval_ms));
   last_detail_ = std::move(why);
-  bool changed = false;
-  if (passed) {
-    successes_.Increment();
-    consecutive_failures_ = 0;
-    ++consecutive_passes_;
-    if (!healthy_ && (!ever_healthy_ || consecutive_passes_ >= cfg_.healthy_threshold)) {
-      healthy_ = ever_healthy_ = changed = true;
-    }
-  } else {
-    failures_.Increment();
-    consecutive_passes_ = 0;
-    ++consecutive_failures_;
-    if (healthy_ && consecutive_failures_ >= cfg_.unhealthy_threshold) {
-      healthy_ = false;
-      changed = true;
-    }
-  }
-  if (!changed) return;
-  healthy_gauge_.Set(healthy_ ? 1 : 0);
+  (passed ? successes_ : failures_).Increment();
+  if (!state_.Record(passed)) return;
+  healthy_gauge_.Set(state_.healthy() ? 1 : 0);
   const std::string now_detail = detail();
-  log::Info(healthy_ ? "upstream healthy" : "upstream unhealthy",
+  log::Info(state_.healthy() ? "upstream healthy" : "upstream unhealthy",
             {{"cluster", cluster_name_}, {"path", cfg_.path}, {"detail", now_detail}});
-  if (on_change_) on_change_(healthy_);
+  if (on_change_) on_change_(state_.healthy());
 }
 
 }  // namespace sidecar::upstream

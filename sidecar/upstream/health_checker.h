@@ -17,6 +17,7 @@
 #include "sidecar/config/config.h"
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/stats/metrics.h"
+#include "sidecar/upstream/health_state.h"
 #include "sidecar/upstream/http_client_connection.h"
 
 namespace sidecar::upstream {
@@ -36,7 +37,7 @@ class HealthChecker final : private HttpClientConnection::Callbacks {
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
 
-  bool healthy() const { return healthy_; }
+  bool healthy() const { return state_.healthy(); }
   // Why, in a few words: "ok", "status 500", "connect_failure", "timeout", "not checked yet".
   std::string detail() const;
   // Runs on every healthy <-> unhealthy transition, on the dispatcher thread. It must not destroy
@@ -73,10 +74,7 @@ class HealthChecker final : private HttpClientConnection::Callbacks {
   event::TimerPtr timeout_timer_;
   bool in_flight_ = false;
 
-  bool healthy_ = false;
-  bool ever_healthy_ = false;
-  int64_t consecutive_passes_ = 0;
-  int64_t consecutive_failures_ = 0;
+  HealthState state_;
   std::string last_detail_ = "not checked yet";
   absl::AnyInvocable<void(bool)> on_change_;
 };

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/common/errors.h"
@@ -394,6 +395,39 @@ TEST_F(NatsClusterTest, CreateRejectsBadOptions) {
     EXPECT_EQ(NatsCluster::Create(options, *connection_, metrics_).status().code(),
               absl::StatusCode::kInvalidArgument);
   }
+}
+
+TEST_F(NatsClusterTest, HealthCheckRequestFollowsTheResponderWithThresholds) {
+  NatsClusterOptions options = ActionOptions();
+  options.health_check.emplace();
+  options.health_check->subject = "$SRV.PING.echo";
+  options.health_check->interval_ms = 20;
+  options.health_check->timeout_ms = 200;
+  options.health_check->healthy_threshold = 2;
+  options.health_check->unhealthy_threshold = 2;
+  MakeCluster(options);
+  std::vector<bool> transitions;
+  cluster_->SetOnChange([&](bool healthy) {
+    transitions.push_back(healthy);
+    Stop();
+  });
+  EXPECT_FALSE(cluster_->Healthy());  // not checked yet
+
+  StartResponder("$SRV.PING.echo", Echo());
+  ASSERT_TRUE(Run(milliseconds(5000)));  // the first pass ever marks it healthy at once
+  EXPECT_TRUE(cluster_->Healthy());
+  EXPECT_THAT(cluster_->HealthDetail(), ::testing::HasSubstr("answered"));
+
+  responder_.reset();  // nobody answers the check any more: two failures in a row
+  ASSERT_TRUE(Run(milliseconds(5000)));
+  EXPECT_FALSE(cluster_->Healthy());
+  EXPECT_THAT(cluster_->HealthDetail(), ::testing::HasSubstr("no responders"));
+
+  StartResponder("$SRV.PING.echo", Echo());
+  ASSERT_TRUE(Run(milliseconds(5000)));
+  EXPECT_TRUE(cluster_->Healthy());
+  EXPECT_EQ(transitions, (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(metrics_.upstream_healthy.Add({{"cluster", kCluster}}).Value(), 1);
 }
 
 }  // namespace

@@ -1142,3 +1142,58 @@ TEST_F(GatewayConfigTest, NatsClustersAndHttpListenersAreChecked) {
 
 }  // namespace
 }  // namespace sidecar::config
+
+namespace sidecar::config {
+namespace {
+
+TEST_F(GatewayConfigTest, ResilienceSettingsLoadWithDefaultsAndAreChecked) {
+  auto config = LoadFromString(R"(
+nats: {servers: ["nats://127.0.0.1:4222"]}
+clusters:
+  - name: legacy
+    legacy_http: {address: "127.0.0.1:8000"}
+    circuit_breakers: {max_requests: 100, consecutive_failures: 3, open_interval_ms: 2000}
+    retry_budget: {budget_percent: 10}
+  - name: nats
+    nats:
+      mode: passthrough
+      subject: svc.settings.v1.http
+      health_check: {subject: "$SRV.PING.settings", interval_ms: 500}
+routes:
+  - prefix: /api/settings/
+    service: settings
+    cluster: legacy
+    retry: {retry_on: [connect_failure, unavailable], max_attempts: 4, per_try_timeout_ms: 300}
+  - prefix: /api/other/
+    cluster: nats
+)", [](absl::string_view) { return std::nullopt; });
+  ASSERT_TRUE(config.ok()) << config.status();
+  const ClusterConfig& legacy = config->clusters[0];
+  EXPECT_EQ(legacy.circuit_breakers.max_requests, 100);
+  EXPECT_EQ(legacy.circuit_breakers.max_retries, 64);  // default
+  EXPECT_EQ(legacy.circuit_breakers.consecutive_failures, 3);
+  EXPECT_EQ(legacy.retry_budget.budget_percent, 10);
+  EXPECT_EQ(legacy.retry_budget.min_retries_per_second, 10);
+  EXPECT_EQ(config->clusters[1].circuit_breakers.open_interval_ms, 60000);  // the seed review's 60 s
+  ASSERT_TRUE(config->clusters[1].nats->health_check.has_value());
+  EXPECT_EQ(config->clusters[1].nats->health_check->subject, "$SRV.PING.settings");
+  ASSERT_TRUE(config->routes[0].retry.has_value());
+  EXPECT_EQ(config->routes[0].retry->retry_on, (std::vector<std::string>{"connect_failure", "unavailable"}));
+  EXPECT_EQ(config->routes[0].retry->max_attempts, 4);
+  EXPECT_EQ(config->routes[0].retry->backoff_base_ms, 25);
+  EXPECT_EQ(config->routes[0].retry->backoff_max_ms, 250);
+  EXPECT_FALSE(config->routes[1].retry.has_value());
+  EXPECT_EQ(ToJson(*config)["routes"][0]["retry"]["max_attempts"], 4);
+
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, cluster: legacy, retry: {retry_on: [gateway_error]}}]"),
+              ::testing::Contains(::testing::StartsWith("routes[0].retry.retry_on[0]: unknown outcome 'gateway_error'")));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, cluster: legacy, retry: {max_attempts: 0}}]"),
+              ::testing::Contains(::testing::StartsWith("routes[0].retry.max_attempts: must be 1-10")));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, cluster: legacy, retry: {backoff_base_ms: 100, backoff_max_ms: 50}}]"),
+              ::testing::Contains("routes[0].retry.backoff_max_ms: must be at least backoff_base_ms"));
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, cluster: legacy, retry: {max_attemps: 2}}]"),
+              ::testing::Contains("routes[0].retry.max_attemps: unknown key (did you mean 'max_attempts'?)"));
+}
+
+}  // namespace
+}  // namespace sidecar::config
