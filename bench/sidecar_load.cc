@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -102,6 +103,20 @@ double Percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(idx, sorted.size() - 1)];
 }
 
+// Every "{seq}" in the payload becomes the request's number, so requests that must differ (an
+// idempotency key per purchase) can be generated from one template.
+std::string WithSequence(const std::string& data, int seq) {
+  static constexpr std::string_view kPlaceholder = "{seq}";
+  if (data.find(kPlaceholder) == std::string::npos) return data;
+  std::string out;
+  size_t from = 0;
+  for (size_t at = data.find(kPlaceholder); at != std::string::npos; at = data.find(kPlaceholder, from)) {
+    out.append(data, from, at - from).append(std::to_string(seq));
+    from = at + kPlaceholder.size();
+  }
+  return out.append(data, from, std::string::npos);
+}
+
 int RunLoad(const std::string& url, const std::string& subject, const std::vector<std::string>& headers,
             const std::string& data, int count, int concurrency, int timeout_ms, double max_seconds,
             const std::string& label) {
@@ -118,8 +133,8 @@ int RunLoad(const std::string& url, const std::string& subject, const std::vecto
   for (int w = 0; w < concurrency; ++w) {
     workers.emplace_back([&] {
       std::vector<double> local;
-      while (next.fetch_add(1) < count && Clock::now() < stop_at) {
-        natsMsg* req = BuildRequest(subject, headers, data);
+      for (int i = next.fetch_add(1); i < count && Clock::now() < stop_at; i = next.fetch_add(1)) {
+        natsMsg* req = BuildRequest(subject, headers, WithSequence(data, i));
         natsMsg* reply = nullptr;
         auto t0 = Clock::now();
         natsStatus s = natsConnection_RequestMsg(&reply, nc, req, timeout_ms);
@@ -250,7 +265,7 @@ int main(int argc, char** argv) {
 
   auto* load = app.add_subcommand("load", "N requests with C in flight; prints a table row");
   load->add_option("--subject", subject)->required();
-  load->add_option("--data", data, "payload");
+  load->add_option("--data", data, "payload; every {seq} becomes the request's number (0, 1, ...)");
   load->add_option("-H,--header", headers, "header 'Name: value' (repeatable)");
   load->add_option("-n,--count", count)->capture_default_str();
   load->add_option("-c,--concurrency", concurrency)->capture_default_str();
