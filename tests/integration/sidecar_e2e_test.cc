@@ -462,9 +462,11 @@ TEST(SidecarCliTest, VersionPrintsTheBuild) {
   p.argv = {BinaryPath("nats-sidecar"), "--version"};
   p.name = "version";
   auto process = ValueOrDie(Process::Spawn(std::move(p)));
+  // Wait returns at the exit, possibly before the output reader has drained the pipe: wait for
+  // the line itself.
+  EXPECT_TRUE(process->WaitForOutput("nats-sidecar 0.1.0", In(absl::Seconds(10))).ok()) << process->output();
   ExitStatus exit = ValueOrDie(process->Wait(In(absl::Seconds(10))));
   EXPECT_EQ(exit.code, 0);
-  EXPECT_THAT(process->output(), HasSubstr("nats-sidecar 0.1.0"));
 }
 
 }  // namespace
