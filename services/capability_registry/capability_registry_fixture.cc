@@ -1,6 +1,5 @@
 #include "services/capability_registry/capability_registry_fixture.h"
 
-#include <cmath>
 #include <map>
 #include <string>
 
@@ -9,6 +8,7 @@
 #include "services/capability_registry/capability_registry_store.h"
 #include "services/common/errors.h"
 #include "services/common/jcs.h"
+#include "services/common/json_fields.h"
 #include "services/common/validation.h"
 #include "sidecar/common/status_macros.h"
 
@@ -16,38 +16,6 @@ namespace sidecar::services::capability_registry {
 namespace {
 
 using Json = nlohmann::json;
-
-// Typed members of a fixture object; absent or null members are zero values (§0.2); a wrong JSON
-// type is INVALID_ARGUMENT {field: <path>, reason: type}. (Generic: belongs in services/common.)
-absl::StatusOr<std::string> StringAt(const Json& obj, const std::string& name,
-                                     const std::string& path) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return InvalidArgument(KeyField(path, name), reason::kType);
-  return it->get<std::string>();
-}
-
-// nullopt when absent or null.
-absl::StatusOr<std::optional<int64_t>> IntAt(const Json& obj, const std::string& name,
-                                             const std::string& path) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return std::optional<int64_t>();
-  const double d = it->is_number() ? it->get<double>() : 0.5;
-  if (std::floor(d) != d || std::fabs(d) > 9007199254740991.0) {
-    return InvalidArgument(KeyField(path, name), reason::kType);
-  }
-  return static_cast<int64_t>(d);
-}
-
-// A ts member (RFC 3339, §0.2); absent or "" -> nullopt.
-absl::StatusOr<std::optional<int64_t>> TsAt(const Json& obj, const std::string& name,
-                                            const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, StringAt(obj, name, path));
-  if (text.empty()) return std::optional<int64_t>();
-  absl::StatusOr<int64_t> ms = ParseRequestTime(text);
-  if (!ms.ok()) return InvalidArgument(KeyField(path, name), reason::kMalformed);
-  return *ms;
-}
 
 struct FixtureLease {
   std::string capability;
@@ -80,7 +48,7 @@ absl::StatusOr<FixtureLease> LeaseFrom(const Json& j, const std::string& path) {
   ASSIGN_OR_RETURN(std::optional<int64_t> expires_at, TsAt(j, "expires_at", path));
   if (!expires_at) return InvalidArgument(KeyField(path, "expires_at"), reason::kRequired);
   lease.expires_at = *expires_at;
-  ASSIGN_OR_RETURN(std::optional<int64_t> ttl_s, IntAt(j, "ttl_s", path));
+  ASSIGN_OR_RETURN(std::optional<int64_t> ttl_s, OptionalIntAt(j, "ttl_s", path));
   ASSIGN_OR_RETURN(std::optional<int64_t> registered_at, TsAt(j, "registered_at", path));
   // Defaults that agree with each other: a lease is registered ttl_s before it expires.
   if (!ttl_s) ttl_s = registered_at ? (*expires_at - *registered_at) / 1000 : 30;

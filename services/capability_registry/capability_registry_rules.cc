@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <tuple>
 
 #include "services/common/errors.h"
 #include "services/common/validation.h"
+#include "services/common/version.h"
 #include "sidecar/common/status_macros.h"
 
 namespace sidecar::services::capability_registry {
@@ -31,42 +31,6 @@ const Pattern& CapabilityPattern() {
 const Pattern& ActionPattern() {
   static const Pattern* p = new Pattern("[a-z][a-z0-9_]*");
   return *p;
-}
-
-// §2.6 rule 2 versions (MAJOR.MINOR.PATCH, each 0–999999, no leading zeros) as a comparable
-// tuple. The router port has the same reading; a shared semver helper belongs in services/common.
-using Version = std::tuple<int32_t, int32_t, int32_t>;
-
-std::optional<int32_t> VersionPart(std::string_view digits) {
-  if (digits.empty() || digits.size() > 6) return std::nullopt;
-  if (digits.size() > 1 && digits[0] == '0') return std::nullopt;
-  int32_t value = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  return value;
-}
-
-std::optional<Version> ParseVersion(std::string_view text) {
-  const size_t first = text.find('.');
-  if (first == std::string_view::npos) return std::nullopt;
-  const size_t second = text.find('.', first + 1);
-  if (second == std::string_view::npos) return std::nullopt;
-  auto major = VersionPart(text.substr(0, first));
-  auto minor = VersionPart(text.substr(first + 1, second - first - 1));
-  auto patch = VersionPart(text.substr(second + 1));  // a 4th part fails here (a '.' in it)
-  if (!major || !minor || !patch) return std::nullopt;
-  return Version{*major, *minor, *patch};
-}
-
-// C2: versions have no length bounds; any syntax failure is `pattern`.
-absl::Status CheckVersion(std::string_view field, std::string_view value, bool required) {
-  if (value.empty()) {
-    return required ? InvalidArgument(field, reason::kRequired) : absl::OkStatus();
-  }
-  if (!ParseVersion(value)) return InvalidArgument(field, reason::kPattern);
-  return absl::OkStatus();
 }
 
 // Map entries in key order (§0.4): the key's length (C4: 1–32), then the value's (0–128).
@@ -140,7 +104,7 @@ absl::Status CheckProviderId(std::string_view provider_id) {
 absl::Status CheckRegister(const pb::RegisterRequest& rq) {
   RETURN_IF_ERROR(CheckCapability(rq.capability()));
   RETURN_IF_ERROR(CheckProviderId(rq.provider_id()));
-  RETURN_IF_ERROR(CheckVersion("version", rq.version(), /*required=*/true));
+  RETURN_IF_ERROR(CheckVersionField("version", rq.version(), /*required=*/true));
   // The action part is unbounded, so the subject has no length bounds: `pattern` only (C3).
   RETURN_IF_ERROR(CheckString("subject", rq.subject(), {.required = true}));
   if (!IsValidSubject(rq.subject())) return InvalidArgument("subject", reason::kPattern);
@@ -157,7 +121,7 @@ absl::Status CheckHeartbeat(const pb::HeartbeatRequest& rq) {
 
 absl::Status CheckResolve(const pb::ResolveRequest& rq) {
   RETURN_IF_ERROR(CheckCapability(rq.capability()));
-  return CheckVersion("min_version", rq.min_version(), /*required=*/false);
+  return CheckVersionField("min_version", rq.min_version(), /*required=*/false);
 }
 
 // ---- decisions ----

@@ -1,11 +1,11 @@
 #include "services/capability_registry/capability_registry_store.h"
 
 #include <algorithm>
-#include <memory>
 #include <optional>
 #include <utility>
 
 #include "services/common/errors.h"
+#include "services/common/read_modify_write.h"
 
 namespace sidecar::services::capability_registry {
 namespace {
@@ -43,71 +43,6 @@ void LoadSnapshot(StateStore& store, std::string key, int64_t now_ms,
               }
               std::move(done)(std::move(snapshot));
             });
-}
-
-struct EditOp {
-  StateStore& store;
-  std::string key;
-  std::string capability;
-  int64_t now_ms;
-  LeasesEdit edit;
-  absl::AnyInvocable<void(absl::StatusOr<EditResult>) &&> done;
-  int attempts = 0;
-};
-
-void Attempt(std::unique_ptr<EditOp> op);
-
-// After a write: retry a lost race while attempts remain, else answer.
-void Finish(std::unique_ptr<EditOp> op, absl::Status status, uint64_t store_revision) {
-  if (IsConflict(status) && op->attempts < kMaxAttempts) {
-    Attempt(std::move(op));
-    return;
-  }
-  if (!status.ok()) {
-    std::move(op->done)(IsConflict(status)
-                            ? Unavailable("", {}, "too much contention on the capability")
-                            : status);
-    return;
-  }
-  std::move(op->done)(EditResult{true, store_revision});
-}
-
-void Attempt(std::unique_ptr<EditOp> op) {
-  ++op->attempts;
-  StateStore& store = op->store;
-  const std::string key = op->key;
-  const int64_t now = op->now_ms;
-  LoadSnapshot(store, key, now, [now, op = std::move(op)](absl::StatusOr<Snapshot> got) mutable {
-    if (!got.ok()) {
-      std::move(op->done)(got.status());
-      return;
-    }
-    absl::StatusOr<bool> changed = op->edit(got->leases);
-    if (!changed.ok()) {
-      std::move(op->done)(changed.status());
-      return;
-    }
-    if (!*changed) {
-      std::move(op->done)(EditResult{});
-      return;
-    }
-    StateStore& s = op->store;
-    const std::string key = op->key;
-    const uint64_t expected = got->store_revision;
-    if (got->leases.empty()) {
-      // No lease left: the key goes (a create later starts from revision 0 again).
-      // The revision deleted names this write (a delete makes no new revision).
-      s.Delete(key, expected, [op = std::move(op), expected](absl::Status deleted) mutable {
-        Finish(std::move(op), deleted, expected);
-      });
-      return;
-    }
-    StoreEntry entry = LeasesEntry(op->capability, got->leases);
-    s.CompareAndSet(key, std::move(entry.value), expected, now, WriteOptions{entry.expires_at_ms},
-                    [op = std::move(op)](absl::StatusOr<uint64_t> written) mutable {
-                      Finish(std::move(op), written.status(), written.ok() ? *written : 0);
-                    });
-  });
 }
 
 }  // namespace
@@ -201,8 +136,34 @@ void LoadAllLeases(StateStore& store, int64_t now_ms,
 void EditLeases(StateStore& store, std::string capability, int64_t now_ms, LeasesEdit edit,
                 absl::AnyInvocable<void(absl::StatusOr<EditResult>) &&> done) {
   std::string key = CapabilityKey(capability);
-  Attempt(std::unique_ptr<EditOp>(new EditOp{store, std::move(key), std::move(capability), now_ms,
-                                             std::move(edit), std::move(done)}));
+  UpdateKey<bool>(
+      store, std::move(key), now_ms,
+      [capability = std::move(capability), edit = std::move(edit)](
+          const std::optional<StoreEntry>& current) -> absl::StatusOr<Write<bool>> {
+        Leases leases;
+        if (current.has_value()) {
+          absl::StatusOr<Leases> decoded = Decode(current->value);
+          if (!decoded.ok()) return decoded.status();
+          leases = std::move(*decoded);
+        }
+        absl::StatusOr<bool> changed = edit(leases);
+        if (!changed.ok()) return changed.status();
+        if (!*changed) return Write<bool>{};
+        // No lease left: the key goes (a create later starts from revision 0 again); the
+        // revision deleted names this write (a delete makes no new revision).
+        if (leases.empty()) return Write<bool>{Write<bool>::Op::kDelete, "", true};
+        StoreEntry entry = LeasesEntry(capability, leases);
+        return Write<bool>{Write<bool>::Op::kPut, std::move(entry.value), true,
+                           WriteOptions{entry.expires_at_ms}};
+      },
+      [done = std::move(done)](absl::StatusOr<Committed<bool>> committed) mutable {
+        if (!committed.ok()) {
+          std::move(done)(committed.status());
+          return;
+        }
+        std::move(done)(committed->wrote ? EditResult{true, committed->store_revision}
+                                         : EditResult{});
+      });
 }
 
 }  // namespace sidecar::services::capability_registry

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "services/capability_registry/capability_registry_rules.h"
+#include "services/common/read_modify_write.h"
 #include "services/common/state_store.h"
 
 namespace sidecar::services::capability_registry {
@@ -26,7 +27,7 @@ namespace sidecar::services::capability_registry {
 inline constexpr std::string_view kStorePrefix = "capability-registry/";
 inline constexpr std::string_view kCapsPrefix = "capability-registry/caps/";
 // A lost compare-and-set re-runs the edit on fresh leases at most this often, then UNAVAILABLE.
-inline constexpr int kMaxAttempts = 8;
+inline constexpr int kMaxAttempts = kMaxUpdateAttempts;  // EditLeases is UpdateKey
 
 std::string CapabilityKey(std::string_view capability);
 

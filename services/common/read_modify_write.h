@@ -6,7 +6,7 @@
 // is written then.
 //
 // Used by ports whose actions are a read-decide-write of one key (model-management,
-// knowledge-base, weather-manager).
+// knowledge-base, weather-manager, router, capability-registry, performance-mode).
 
 #include <memory>
 #include <optional>
@@ -28,6 +28,7 @@ struct Write {
   Op op = Op::kNone;
   std::string value;  // for kPut
   Result result;
+  WriteOptions options;  // for kPut (e.g. the entry's expiry)
 };
 
 template <typename Result>
@@ -104,7 +105,8 @@ void RunUpdate(std::unique_ptr<UpdateOp<Result>> op) {
         StateStore& s = op->store;
         std::string k = op->key;
         const int64_t n = op->now_ms;
-        s.CompareAndSet(std::move(k), std::move(write->value), read_revision, n, {},
+        const WriteOptions options = write->options;
+        s.CompareAndSet(std::move(k), std::move(write->value), read_revision, n, options,
                         [op = std::move(op), result = std::move(write->result)](
                             absl::StatusOr<uint64_t> written) mutable {
                           const uint64_t rev = written.ok() ? *written : 0;

@@ -1,11 +1,11 @@
 #include "services/knowledge_base/knowledge_base_fixture.h"
 
-#include <cmath>
 #include <string>
 
 #include "nlohmann/json.hpp"
 #include "services/common/errors.h"
 #include "services/common/jcs.h"
+#include "services/common/json_fields.h"
 #include "services/common/validation.h"
 #include "services/knowledge_base/knowledge_base_logic.h"
 #include "sidecar/common/status_macros.h"
@@ -14,26 +14,6 @@ namespace sidecar::services::knowledge_base {
 namespace {
 
 using Json = nlohmann::json;
-
-absl::StatusOr<std::string> StringAt(const Json& object, const char* name, const std::string& path) {
-  auto it = object.find(name);
-  if (it == object.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return InvalidArgument(KeyField(path, name), reason::kType);
-  return it->get<std::string>();
-}
-
-absl::StatusOr<int64_t> IntAt(const Json& object, const char* name, const std::string& path,
-                              int64_t fallback) {
-  auto it = object.find(name);
-  if (it == object.end() || it->is_null()) return fallback;
-  if (it->is_number()) {
-    const double d = it->get<double>();
-    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0) {
-      return static_cast<int64_t>(d);
-    }
-  }
-  return InvalidArgument(KeyField(path, name), reason::kType);
-}
 
 absl::StatusOr<Document> DocumentFromJson(const Json& j, const std::string& path) {
   if (!j.is_object()) return InvalidArgument(path, reason::kType);

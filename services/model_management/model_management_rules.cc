@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "services/common/errors.h"
+#include "services/common/json_fields.h"
 #include "services/common/validation.h"
 #include "sidecar/common/status_macros.h"
 
@@ -69,31 +70,13 @@ absl::Status CheckOpenAiProvider(const pb::PutModelRequest& rq) {
 
 // ---- JSON of the stored catalog ----
 
-std::string Path(std::string_view parent, std::string_view name) {
-  return parent.empty() ? std::string(name) : KeyField(parent, name);
-}
-
-absl::StatusOr<std::string> StringAt(const Json& object, std::string_view name,
-                                     std::string_view parent) {
-  auto it = object.find(std::string(name));
-  if (it == object.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return InvalidArgument(Path(parent, name), reason::kType);
-  return it->get<std::string>();
-}
-
 // Integers arrive as JSON integers (stored text) or integral doubles (a fixture Struct).
-absl::StatusOr<int64_t> IntAt(const Json& object, std::string_view name, std::string_view parent,
-                              int64_t fallback) {
+absl::StatusOr<int64_t> ExactIntAt(const Json& object, std::string_view name,
+                                   std::string_view parent, int64_t fallback) {
+  // A JSON integer is taken exactly (no ±(2^53−1) bound); the rest as the common reader does.
   auto it = object.find(std::string(name));
-  if (it == object.end() || it->is_null()) return fallback;
-  if (it->is_number_integer()) return it->get<int64_t>();
-  if (it->is_number_float()) {
-    const double d = it->get<double>();
-    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0) {
-      return static_cast<int64_t>(d);
-    }
-  }
-  return InvalidArgument(Path(parent, name), reason::kType);
+  if (it != object.end() && it->is_number_integer()) return it->get<int64_t>();
+  return IntAt(object, name, parent, fallback);
 }
 
 Json ModelToJson(const pb::Model& m) {
@@ -115,18 +98,20 @@ absl::StatusOr<pb::Model> ModelFromJson(const Json& j, const std::string& path) 
   if (!j.is_object()) return InvalidArgument(path, reason::kType);
   pb::Model m;
   ASSIGN_OR_RETURN(*m.mutable_model_id(), StringAt(j, "model_id", path));
-  if (m.model_id().empty()) return InvalidArgument(Path(path, "model_id"), reason::kRequired);
+  if (m.model_id().empty()) {
+    return InvalidArgument(MemberPath(path, "model_id"), reason::kRequired);
+  }
   ASSIGN_OR_RETURN(*m.mutable_provider(), StringAt(j, "provider", path));
   ASSIGN_OR_RETURN(*m.mutable_provider_model(), StringAt(j, "provider_model", path));
   ASSIGN_OR_RETURN(*m.mutable_base_url(), StringAt(j, "base_url", path));
   ASSIGN_OR_RETURN(*m.mutable_api_key_env(), StringAt(j, "api_key_env", path));
   ASSIGN_OR_RETURN(*m.mutable_template_(), StringAt(j, "template", path));
-  ASSIGN_OR_RETURN(int64_t context_window, IntAt(j, "context_window", path, 0));
-  ASSIGN_OR_RETURN(int64_t max_output_tokens, IntAt(j, "max_output_tokens", path, 0));
-  ASSIGN_OR_RETURN(int64_t price_in, IntAt(j, "price_in_per_1k", path, 0));
-  ASSIGN_OR_RETURN(int64_t price_out, IntAt(j, "price_out_per_1k", path, 0));
+  ASSIGN_OR_RETURN(int64_t context_window, ExactIntAt(j, "context_window", path, 0));
+  ASSIGN_OR_RETURN(int64_t max_output_tokens, ExactIntAt(j, "max_output_tokens", path, 0));
+  ASSIGN_OR_RETURN(int64_t price_in, ExactIntAt(j, "price_in_per_1k", path, 0));
+  ASSIGN_OR_RETURN(int64_t price_out, ExactIntAt(j, "price_out_per_1k", path, 0));
   ASSIGN_OR_RETURN(*m.mutable_status(), StringAt(j, "status", path));
-  ASSIGN_OR_RETURN(int64_t revision, IntAt(j, "revision", path, 1));
+  ASSIGN_OR_RETURN(int64_t revision, ExactIntAt(j, "revision", path, 1));
   m.set_context_window(static_cast<int32_t>(context_window));
   m.set_max_output_tokens(static_cast<int32_t>(max_output_tokens));
   m.set_price_in_per_1k(price_in);

@@ -1,11 +1,11 @@
 #include "services/performance_mode/performance_mode_fixture.h"
 
-#include <cmath>
 #include <string>
 
 #include "nlohmann/json.hpp"
 #include "services/common/errors.h"
 #include "services/common/jcs.h"
+#include "services/common/json_fields.h"
 #include "services/common/validation.h"
 #include "services/performance_mode/performance_mode_rules.h"
 #include "services/performance_mode/performance_mode_store.h"
@@ -16,31 +16,12 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Typed members of a fixture object (absent or null -> nullopt; wrong JSON type -> `type`).
-// (Generic: the same readers exist in every port's fixture mapping; they belong in
-// services/common.)
-absl::StatusOr<std::optional<std::string>> StringAt(const Json& obj, const std::string& name,
-                                                    const std::string& path) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return std::optional<std::string>();
-  if (!it->is_string()) return InvalidArgument(KeyField(path, name), reason::kType);
-  return it->get<std::string>();
-}
-
-absl::StatusOr<std::optional<int64_t>> IntAt(const Json& obj, const std::string& name,
-                                             const std::string& path) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return std::optional<int64_t>();
-  const double d = it->is_number() ? it->get<double>() : 0.5;
-  if (std::floor(d) != d || std::fabs(d) > 2147483647.0) {
-    return InvalidArgument(KeyField(path, name), reason::kType);
-  }
-  return static_cast<int64_t>(d);
-}
+// Fixture integers are int32 fields: integral within ±(2^31−1).
+constexpr double kMaxFixtureInt = 2147483647.0;
 
 absl::StatusOr<std::optional<Mode>> ModeAt(const Json& obj, const std::string& name,
                                            const std::string& path) {
-  ASSIGN_OR_RETURN(std::optional<std::string> text, StringAt(obj, name, path));
+  ASSIGN_OR_RETURN(std::optional<std::string> text, OptionalStringAt(obj, name, path));
   if (!text) return std::optional<Mode>();
   std::optional<Mode> mode = ParseMode(*text);
   if (!mode) return InvalidArgument(KeyField(path, name), reason::kUnknownValue);
@@ -55,11 +36,14 @@ absl::StatusOr<PlayerPerf> PlayerFrom(const Json& j, const std::string& path) {
   perf.current = *current;
   ASSIGN_OR_RETURN(std::optional<Mode> device_cap, ModeAt(j, "device_cap", path));
   perf.device_cap = device_cap.value_or(*current);  // an evaluated player starts at its cap
-  ASSIGN_OR_RETURN(std::optional<int64_t> target, IntAt(j, "target_fps", path));
+  ASSIGN_OR_RETURN(std::optional<int64_t> target,
+                   OptionalIntAt(j, "target_fps", path, kMaxFixtureInt));
   if (!target) return InvalidArgument(KeyField(path, "target_fps"), reason::kRequired);
   perf.target_fps = static_cast<int32_t>(*target);
-  ASSIGN_OR_RETURN(std::optional<int64_t> below, IntAt(j, "below_streak", path));
-  ASSIGN_OR_RETURN(std::optional<int64_t> above, IntAt(j, "above_streak", path));
+  ASSIGN_OR_RETURN(std::optional<int64_t> below,
+                   OptionalIntAt(j, "below_streak", path, kMaxFixtureInt));
+  ASSIGN_OR_RETURN(std::optional<int64_t> above,
+                   OptionalIntAt(j, "above_streak", path, kMaxFixtureInt));
   perf.below_streak = static_cast<int32_t>(below.value_or(0));
   perf.above_streak = static_cast<int32_t>(above.value_or(0));
   return perf;
@@ -71,7 +55,8 @@ absl::StatusOr<std::vector<StoreEntry>> MapPerformanceModeFixture(
     const google::protobuf::Struct& document, const CallContext&) {
   const Json doc = StructToJson(document);
   std::vector<StoreEntry> entries;
-  ASSIGN_OR_RETURN(std::optional<std::string> server_mode, StringAt(doc, "server_mode", "fixture"));
+  ASSIGN_OR_RETURN(std::optional<std::string> server_mode,
+                   OptionalStringAt(doc, "server_mode", "fixture"));
   if (server_mode && !server_mode->empty()) {
     if (*server_mode != kServerNormal && *server_mode != kServerDegraded &&
         *server_mode != kServerCritical) {

@@ -1,9 +1,9 @@
 #include "services/performance_mode/performance_mode_store.h"
 
-#include <memory>
 #include <utility>
 
 #include "services/common/errors.h"
+#include "services/common/read_modify_write.h"
 
 namespace sidecar::services::performance_mode {
 namespace {
@@ -35,50 +35,6 @@ void LoadSnapshot(StateStore& store, std::string key, int64_t now_ms,
               }
               std::move(done)(std::move(snapshot));
             });
-}
-
-struct EditOp {
-  StateStore& store;
-  std::string key;
-  int64_t now_ms;
-  JsonEdit edit;
-  absl::AnyInvocable<void(absl::StatusOr<EditResult>) &&> done;
-  int attempts = 0;
-};
-
-void Attempt(std::unique_ptr<EditOp> op) {
-  ++op->attempts;
-  StateStore& store = op->store;
-  const std::string key = op->key;
-  const int64_t now = op->now_ms;
-  LoadSnapshot(store, key, now, [now, op = std::move(op)](absl::StatusOr<Snapshot> got) mutable {
-    if (!got.ok()) {
-      std::move(op->done)(got.status());
-      return;
-    }
-    absl::StatusOr<bool> changed = op->edit(got->doc);
-    if (!changed.ok() || !*changed) {
-      std::move(op->done)(changed.ok() ? absl::StatusOr<EditResult>(EditResult{})
-                                       : absl::StatusOr<EditResult>(changed.status()));
-      return;
-    }
-    StateStore& s = op->store;
-    const std::string key = op->key;  // read before the callback takes `op`
-    s.CompareAndSet(key, got->doc->dump(), got->store_revision, now, {},
-                    [op = std::move(op)](absl::StatusOr<uint64_t> written) mutable {
-                      if (IsConflict(written.status()) && op->attempts < kMaxAttempts) {
-                        Attempt(std::move(op));
-                        return;
-                      }
-                      if (!written.ok()) {
-                        std::move(op->done)(IsConflict(written.status())
-                                                ? Unavailable("", {}, "too much contention")
-                                                : written.status());
-                        return;
-                      }
-                      std::move(op->done)(EditResult{true, *written});
-                    });
-  });
 }
 
 bool IsInt(const Json& j, const char* name) {
@@ -165,8 +121,28 @@ void LoadPlayer(StateStore& store, std::string_view player_id, int64_t now_ms,
 
 void EditJson(StateStore& store, std::string key, int64_t now_ms, JsonEdit edit,
               absl::AnyInvocable<void(absl::StatusOr<EditResult>) &&> done) {
-  Attempt(std::unique_ptr<EditOp>(
-      new EditOp{store, std::move(key), now_ms, std::move(edit), std::move(done)}));
+  UpdateKey<bool>(
+      store, std::move(key), now_ms,
+      [edit = std::move(edit)](
+          const std::optional<StoreEntry>& current) -> absl::StatusOr<Write<bool>> {
+        std::optional<Json> doc;
+        if (current.has_value()) {
+          doc = Json::parse(current->value, nullptr, /*allow_exceptions=*/false);
+          if (doc->is_discarded()) return Internal("stored performance-mode document is not JSON");
+        }
+        absl::StatusOr<bool> changed = edit(doc);
+        if (!changed.ok()) return changed.status();
+        if (!*changed) return Write<bool>{};
+        return Write<bool>{Write<bool>::Op::kPut, doc->dump(), true};
+      },
+      [done = std::move(done)](absl::StatusOr<Committed<bool>> committed) mutable {
+        if (!committed.ok()) {
+          std::move(done)(committed.status());
+          return;
+        }
+        std::move(done)(committed->wrote ? EditResult{true, committed->store_revision}
+                                         : EditResult{});
+      });
 }
 
 }  // namespace sidecar::services::performance_mode

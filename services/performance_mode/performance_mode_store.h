@@ -16,6 +16,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
+#include "services/common/read_modify_write.h"
 #include "services/common/state_store.h"
 #include "services/performance_mode/performance_mode_rules.h"
 
@@ -23,7 +24,7 @@ namespace sidecar::services::performance_mode {
 
 inline constexpr std::string_view kStorePrefix = "performance-mode/";
 inline constexpr std::string_view kServerModeKey = "performance-mode/server-mode";
-inline constexpr int kMaxAttempts = 8;
+inline constexpr int kMaxAttempts = kMaxUpdateAttempts;  // EditJson is UpdateKey
 
 std::string PlayerKey(std::string_view player_id);
 

@@ -1,11 +1,11 @@
 #include "services/router/router_fixture.h"
 
-#include <cmath>
 #include <string>
 
 #include "nlohmann/json.hpp"
 #include "services/common/errors.h"
 #include "services/common/jcs.h"
+#include "services/common/json_fields.h"
 #include "services/common/validation.h"
 #include "services/router/router_rules.h"
 #include "services/router/router_store.h"
@@ -16,54 +16,13 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Typed members of a fixture object; absent or null members are zero values (§0.2). A member of
-// the wrong JSON type is INVALID_ARGUMENT {field: <path>, reason: type}.
-// (Generic: the same few readers exist in every port's fixture mapping and belong in
-// services/common.)
-std::string Path(const std::string& parent, const std::string& name) {
-  return parent.empty() ? name : KeyField(parent, name);
-}
-
-absl::StatusOr<std::string> StringAt(const Json& obj, const std::string& name,
-                                     const std::string& parent) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return InvalidArgument(Path(parent, name), reason::kType);
-  return it->get<std::string>();
-}
-
-absl::StatusOr<int64_t> IntAt(const Json& obj, const std::string& name, const std::string& parent) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return 0;
-  // Struct numbers arrive as doubles: integral ones within ±(2^53−1) are integers.
-  if (!it->is_number()) return InvalidArgument(Path(parent, name), reason::kType);
-  const double d = it->get<double>();
-  if (std::floor(d) != d || std::fabs(d) > 9007199254740991.0) {
-    return InvalidArgument(Path(parent, name), reason::kType);
-  }
-  return static_cast<int64_t>(d);
-}
-
-absl::StatusOr<bool> BoolAt(const Json& obj, const std::string& name, const std::string& parent) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return false;
-  if (!it->is_boolean()) return InvalidArgument(Path(parent, name), reason::kType);
-  return it->get<bool>();
-}
-
-// An array member (absent -> empty).
-absl::StatusOr<Json> ArrayAt(const Json& obj, const std::string& name, const std::string& parent) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return Json::array();
-  if (!it->is_array()) return InvalidArgument(Path(parent, name), reason::kType);
-  return *it;
-}
-
 absl::StatusOr<pb::Route> RouteFrom(const Json& j, const std::string& path) {
   if (!j.is_object()) return InvalidArgument(path, reason::kType);
   pb::Route route;
   ASSIGN_OR_RETURN(*route.mutable_route_id(), StringAt(j, "route_id", path));
-  if (route.route_id().empty()) return InvalidArgument(Path(path, "route_id"), reason::kRequired);
+  if (route.route_id().empty()) {
+    return InvalidArgument(MemberPath(path, "route_id"), reason::kRequired);
+  }
   ASSIGN_OR_RETURN(int64_t order, IntAt(j, "order", path));
   route.set_order(static_cast<int32_t>(order));
   ASSIGN_OR_RETURN(*route.mutable_platform(), StringAt(j, "platform", path));
@@ -77,14 +36,16 @@ absl::StatusOr<pb::Flag> FlagFrom(const Json& j, const std::string& path) {
   if (!j.is_object()) return InvalidArgument(path, reason::kType);
   pb::Flag flag;
   ASSIGN_OR_RETURN(*flag.mutable_flag_key(), StringAt(j, "flag_key", path));
-  if (flag.flag_key().empty()) return InvalidArgument(Path(path, "flag_key"), reason::kRequired);
+  if (flag.flag_key().empty()) {
+    return InvalidArgument(MemberPath(path, "flag_key"), reason::kRequired);
+  }
   ASSIGN_OR_RETURN(bool enabled, BoolAt(j, "enabled", path));
   flag.set_enabled(enabled);
   ASSIGN_OR_RETURN(int64_t rollout, IntAt(j, "rollout_bp", path));
   flag.set_rollout_bp(static_cast<int32_t>(rollout));
   ASSIGN_OR_RETURN(Json platforms, ArrayAt(j, "platforms", path));
   for (size_t i = 0; i < platforms.size(); ++i) {
-    if (!platforms[i].is_string()) return InvalidArgument(IndexField(Path(path, "platforms"), i), reason::kType);
+    if (!platforms[i].is_string()) return InvalidArgument(IndexField(MemberPath(path, "platforms"), i), reason::kType);
     flag.add_platforms(platforms[i].get<std::string>());
   }
   ASSIGN_OR_RETURN(*flag.mutable_min_client_version(), StringAt(j, "min_client_version", path));

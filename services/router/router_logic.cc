@@ -16,46 +16,16 @@ absl::Status CheckWrite(const CallContext& ctx, absl::Status fields) {
 
 }  // namespace
 
-void RouterLogic::PutRoute(const CallContext& ctx, pb::PutRouteRequest rq,
-                           Done<pb::PutRouteResponse> done) {
-  if (absl::Status s = CheckWrite(ctx, CheckPutRoute(rq)); !s.ok()) {
+template <typename Resp, typename Edit, typename Respond>
+void RouterLogic::WriteTable(const CallContext& ctx, absl::Status checks, Edit edit,
+                             std::string_view change, std::string id, Respond respond,
+                             Done<Resp> done) {
+  if (absl::Status s = CheckWrite(ctx, std::move(checks)); !s.ok()) {
     std::move(done)(s);
     return;
   }
-  TableEdit edit = [rq](Table& table) -> absl::StatusOr<bool> {
-    if (absl::Status s = UpsertRoute(table, rq); !s.ok()) return s;
-    table.set_table_revision(table.table_revision() + 1);  // RT5: even when nothing changed
-    return true;
-  };
-  EditTable(store_, ctx.now_ms(), std::move(edit),
-            [this, ctx, route_id = rq.route_id(),
-             done = std::move(done)](absl::StatusOr<EditResult> edited) mutable {
-              if (!edited.ok()) {
-                std::move(done)(edited.status());
-                return;
-              }
-              const int64_t revision = edited->table.table_revision();
-              PublishTableChanged(ctx, revision, "route_put", route_id, edited->store_revision);
-              pb::PutRouteResponse response;
-              response.set_route_id(route_id);
-              response.set_table_revision(revision);
-              std::move(done)(std::move(response));
-            });
-}
-
-void RouterLogic::DeleteRoute(const CallContext& ctx, pb::DeleteRouteRequest rq,
-                              Done<pb::DeleteRouteResponse> done) {
-  if (absl::Status s = CheckWrite(ctx, CheckRouteId(rq.route_id())); !s.ok()) {
-    std::move(done)(s);
-    return;
-  }
-  TableEdit edit = [route_id = rq.route_id()](Table& table) -> absl::StatusOr<bool> {
-    if (!RemoveRoute(table, route_id)) return false;  // absent: deleted=false, no revision
-    table.set_table_revision(table.table_revision() + 1);
-    return true;
-  };
-  EditTable(store_, ctx.now_ms(), std::move(edit),
-            [this, ctx, route_id = rq.route_id(),
+  EditTable(store_, ctx.now_ms(), TableEdit(std::move(edit)),
+            [this, ctx, change, id = std::move(id), respond = std::move(respond),
              done = std::move(done)](absl::StatusOr<EditResult> edited) mutable {
               if (!edited.ok()) {
                 std::move(done)(edited.status());
@@ -63,14 +33,46 @@ void RouterLogic::DeleteRoute(const CallContext& ctx, pb::DeleteRouteRequest rq,
               }
               const int64_t revision = edited->table.table_revision();
               if (edited->changed) {
-                PublishTableChanged(ctx, revision, "route_deleted", route_id,
-                                    edited->store_revision);
+                PublishTableChanged(ctx, revision, change, id, edited->store_revision);
               }
-              pb::DeleteRouteResponse response;
-              response.set_deleted(edited->changed);
-              response.set_table_revision(revision);
-              std::move(done)(std::move(response));
+              std::move(done)(respond(revision, edited->changed));
             });
+}
+
+void RouterLogic::PutRoute(const CallContext& ctx, pb::PutRouteRequest rq,
+                           Done<pb::PutRouteResponse> done) {
+  absl::Status checks = CheckPutRoute(rq);
+  const std::string route_id = rq.route_id();
+  auto edit = [rq = std::move(rq)](Table& table) -> absl::StatusOr<bool> {
+    if (absl::Status s = UpsertRoute(table, rq); !s.ok()) return s;
+    table.set_table_revision(table.table_revision() + 1);  // RT5: even when nothing changed
+    return true;
+  };
+  auto respond = [route_id](int64_t revision, bool) {
+    pb::PutRouteResponse response;
+    response.set_route_id(route_id);
+    response.set_table_revision(revision);
+    return response;
+  };
+  WriteTable(ctx, std::move(checks), std::move(edit), "route_put", route_id, std::move(respond),
+             std::move(done));
+}
+
+void RouterLogic::DeleteRoute(const CallContext& ctx, pb::DeleteRouteRequest rq,
+                              Done<pb::DeleteRouteResponse> done) {
+  auto edit = [route_id = rq.route_id()](Table& table) -> absl::StatusOr<bool> {
+    if (!RemoveRoute(table, route_id)) return false;  // absent: deleted=false, no revision
+    table.set_table_revision(table.table_revision() + 1);
+    return true;
+  };
+  auto respond = [](int64_t revision, bool deleted) {
+    pb::DeleteRouteResponse response;
+    response.set_deleted(deleted);
+    response.set_table_revision(revision);
+    return response;
+  };
+  WriteTable(ctx, CheckRouteId(rq.route_id()), std::move(edit), "route_deleted", rq.route_id(),
+             std::move(respond), std::move(done));
 }
 
 void RouterLogic::ListRoutes(const CallContext& ctx, pb::ListRoutesRequest,
@@ -85,29 +87,21 @@ void RouterLogic::ListRoutes(const CallContext& ctx, pb::ListRoutesRequest,
 
 void RouterLogic::PutFlag(const CallContext& ctx, pb::PutFlagRequest rq,
                           Done<pb::PutFlagResponse> done) {
-  if (absl::Status s = CheckWrite(ctx, CheckPutFlag(rq)); !s.ok()) {
-    std::move(done)(s);
-    return;
-  }
-  TableEdit edit = [rq](Table& table) -> absl::StatusOr<bool> {
+  absl::Status checks = CheckPutFlag(rq);
+  const std::string flag_key = rq.flag_key();
+  auto edit = [rq = std::move(rq)](Table& table) -> absl::StatusOr<bool> {
     if (absl::Status s = UpsertFlag(table, rq); !s.ok()) return s;
     table.set_table_revision(table.table_revision() + 1);  // RT5
     return true;
   };
-  EditTable(store_, ctx.now_ms(), std::move(edit),
-            [this, ctx, flag_key = rq.flag_key(),
-             done = std::move(done)](absl::StatusOr<EditResult> edited) mutable {
-              if (!edited.ok()) {
-                std::move(done)(edited.status());
-                return;
-              }
-              const int64_t revision = edited->table.table_revision();
-              PublishTableChanged(ctx, revision, "flag_put", flag_key, edited->store_revision);
-              pb::PutFlagResponse response;
-              response.set_flag_key(flag_key);
-              response.set_table_revision(revision);
-              std::move(done)(std::move(response));
-            });
+  auto respond = [flag_key](int64_t revision, bool) {
+    pb::PutFlagResponse response;
+    response.set_flag_key(flag_key);
+    response.set_table_revision(revision);
+    return response;
+  };
+  WriteTable(ctx, std::move(checks), std::move(edit), "flag_put", flag_key, std::move(respond),
+             std::move(done));
 }
 
 void RouterLogic::Resolve(const CallContext& ctx, pb::ResolveRequest rq,

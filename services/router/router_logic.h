@@ -31,6 +31,12 @@ class RouterLogic {
   void Resolve(const CallContext& ctx, pb::ResolveRequest rq, Done<pb::ResolveResponse> done);
 
  private:
+  // The write actions' path: `checks` (the field checks) and the write authorization, the table
+  // `edit`, then table_changed{change, id} when the edit changed the table; `respond(table_revision,
+  // changed)` makes the response. Defined in router_logic.cc, its only user.
+  template <typename Resp, typename Edit, typename Respond>
+  void WriteTable(const CallContext& ctx, absl::Status checks, Edit edit, std::string_view change,
+                  std::string id, Respond respond, Done<Resp> done);
   // table_changed{table_revision, change, id} after a committed change. A publish failure does
   // not fail the request (the change stands, §0.1 "after commit"); it is logged.
   void PublishTableChanged(const CallContext& ctx, int64_t table_revision, std::string_view change,

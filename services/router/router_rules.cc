@@ -12,7 +12,6 @@ namespace sidecar::services::router {
 namespace {
 
 constexpr int kMaxComparators = 4;
-constexpr size_t kMaxVersionPartDigits = 6;  // 0–999999
 
 const std::vector<std::string_view> kRoutePlatforms = {"pc", "console", "mobile", "*"};
 // N11: a client (resolve, flag platforms) is on a real platform; `*` is only for routes.
@@ -43,17 +42,6 @@ std::vector<std::string_view> Split(std::string_view text, char sep) {
     }
   }
   return parts;
-}
-
-std::optional<int32_t> ParseVersionPart(std::string_view digits) {
-  if (digits.empty() || digits.size() > kMaxVersionPartDigits) return std::nullopt;
-  if (digits.size() > 1 && digits[0] == '0') return std::nullopt;  // no leading zeros
-  int32_t value = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  return value;
 }
 
 enum class Op { kGe, kLe, kGt, kLt, kEq };
@@ -100,15 +88,6 @@ bool Holds(const Comparator& c, const Version& v) {
   return false;
 }
 
-// RT3: versions have no length bounds; any syntax failure is `pattern`.
-absl::Status CheckVersionField(std::string_view field, std::string_view value, bool required) {
-  if (value.empty()) {
-    return required ? InvalidArgument(field, reason::kRequired) : absl::OkStatus();
-  }
-  if (!ParseVersion(value)) return InvalidArgument(field, reason::kPattern);
-  return absl::OkStatus();
-}
-
 // Flag platforms: each a client platform (""-> too_short, §0.4 empty list element), distinct
 // (RT2: the later duplicate is `malformed`).
 absl::Status CheckFlagPlatforms(const google::protobuf::RepeatedPtrField<std::string>& platforms) {
@@ -130,18 +109,6 @@ bool RouteBefore(const pb::Route& a, const pb::Route& b) {
 }
 
 }  // namespace
-
-// ---- versions ----
-
-std::optional<Version> ParseVersion(std::string_view text) {
-  std::vector<std::string_view> parts = Split(text, '.');
-  if (parts.size() != 3) return std::nullopt;
-  std::optional<int32_t> major = ParseVersionPart(parts[0]);
-  std::optional<int32_t> minor = ParseVersionPart(parts[1]);
-  std::optional<int32_t> patch = ParseVersionPart(parts[2]);
-  if (!major || !minor || !patch) return std::nullopt;
-  return Version{*major, *minor, *patch};
-}
 
 bool IsValidRange(std::string_view range) { return ParseRange(range).has_value(); }
 

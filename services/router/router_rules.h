@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "router/v1/router.pb.h"
+#include "services/common/version.h"
 
 namespace sidecar::services::router {
 
@@ -28,20 +29,10 @@ inline constexpr int32_t kMaxRolloutBp = 10000;
 
 // ---- rule 2: versions and ranges ----
 
-struct Version {
-  int32_t major = 0, minor = 0, patch = 0;
-  friend bool operator<(const Version& a, const Version& b) {
-    if (a.major != b.major) return a.major < b.major;
-    if (a.minor != b.minor) return a.minor < b.minor;
-    return a.patch < b.patch;
-  }
-  friend bool operator==(const Version& a, const Version& b) {
-    return a.major == b.major && a.minor == b.minor && a.patch == b.patch;
-  }
-};
+// Version and ParseVersion (MAJOR.MINOR.PATCH) are services/common/version.h's.
+using ::sidecar::services::ParseVersion;
+using ::sidecar::services::Version;
 
-// MAJOR.MINOR.PATCH, each 0–999999 without leading zeros; nullopt otherwise.
-std::optional<Version> ParseVersion(std::string_view text);
 // `*`, or 1–4 comparators (>=|<=|>|<|=)X.Y.Z separated by single spaces (N12).
 bool IsValidRange(std::string_view range);
 // True iff `version` satisfies every comparator of a valid `range` (`*` matches all).

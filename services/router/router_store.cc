@@ -1,11 +1,11 @@
 #include "services/router/router_store.h"
 
-#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "services/common/errors.h"
+#include "services/common/read_modify_write.h"
 
 namespace sidecar::services::router {
 namespace {
@@ -36,58 +36,6 @@ void LoadSnapshot(StateStore& store, int64_t now_ms,
             });
 }
 
-struct EditOp {
-  StateStore& store;
-  int64_t now_ms;
-  TableEdit edit;
-  absl::AnyInvocable<void(absl::StatusOr<EditResult>) &&> done;
-  int attempts = 0;
-};
-
-void Attempt(std::unique_ptr<EditOp> op) {
-  ++op->attempts;
-  StateStore& store = op->store;
-  const int64_t now = op->now_ms;
-  LoadSnapshot(store, now, [now, op = std::move(op)](absl::StatusOr<TableSnapshot> got) mutable {
-    if (!got.ok()) {
-      std::move(op->done)(got.status());
-      return;
-    }
-    EditResult result;
-    result.table = std::move(got->table);
-    absl::StatusOr<bool> changed = op->edit(result.table);
-    if (!changed.ok()) {
-      std::move(op->done)(changed.status());
-      return;
-    }
-    if (!*changed) {  // nothing to write (a delete of an absent route)
-      std::move(op->done)(std::move(result));
-      return;
-    }
-    result.changed = true;
-    std::string bytes = result.table.SerializeAsString();
-    // Arguments are evaluated in any order: nothing may read `op` after the callback takes it.
-    StateStore& s = op->store;
-    s.CompareAndSet(std::string(kTableKey), std::move(bytes), got->store_revision, now, {},
-                    [op = std::move(op), result = std::move(result)](
-                        absl::StatusOr<uint64_t> written) mutable {
-                      if (IsConflict(written.status()) && op->attempts < kMaxAttempts) {
-                        Attempt(std::move(op));
-                        return;
-                      }
-                      if (!written.ok()) {
-                        std::move(op->done)(
-                            IsConflict(written.status())
-                                ? Unavailable("", {}, "too much contention on the router table")
-                                : written.status());
-                        return;
-                      }
-                      result.store_revision = *written;
-                      std::move(op->done)(std::move(result));
-                    });
-  });
-}
-
 }  // namespace
 
 void LoadTable(StateStore& store, int64_t now_ms,
@@ -104,7 +52,33 @@ void LoadTable(StateStore& store, int64_t now_ms,
 
 void EditTable(StateStore& store, int64_t now_ms, TableEdit edit,
                absl::AnyInvocable<void(absl::StatusOr<EditResult>) &&> done) {
-  Attempt(std::unique_ptr<EditOp>(new EditOp{store, now_ms, std::move(edit), std::move(done)}));
+  UpdateKey<EditResult>(
+      store, std::string(kTableKey), now_ms,
+      [edit = std::move(edit)](
+          const std::optional<StoreEntry>& current) -> absl::StatusOr<Write<EditResult>> {
+        Write<EditResult> write;
+        Table& table = write.result.table;
+        // Only this port writes the key: a value that does not parse is a bug.
+        if (current.has_value() && !table.ParseFromString(current->value)) {
+          return Internal("stored router table does not parse");
+        }
+        absl::StatusOr<bool> changed = edit(table);
+        if (!changed.ok()) return changed.status();
+        if (!*changed) return write;  // nothing to write (a delete of an absent route)
+        write.result.changed = true;
+        write.op = Write<EditResult>::Op::kPut;
+        write.value = table.SerializeAsString();
+        return write;
+      },
+      [done = std::move(done)](absl::StatusOr<Committed<EditResult>> committed) mutable {
+        if (!committed.ok()) {
+          std::move(done)(committed.status());
+          return;
+        }
+        EditResult result = std::move(committed->result);
+        if (committed->wrote) result.store_revision = committed->store_revision;
+        std::move(done)(std::move(result));
+      });
 }
 
 }  // namespace sidecar::services::router

@@ -13,6 +13,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "services/common/read_modify_write.h"
 #include "services/common/state_store.h"
 #include "services/router/router_rules.h"
 
@@ -22,7 +23,7 @@ inline constexpr std::string_view kStorePrefix = "router/";
 inline constexpr std::string_view kTableKey = "router/table";
 // A lost compare-and-set re-runs the edit on the fresh table at most this often, then
 // UNAVAILABLE {} (retryable contention).
-inline constexpr int kMaxAttempts = 8;
+inline constexpr int kMaxAttempts = kMaxUpdateAttempts;  // EditTable is UpdateKey
 
 // Reads the table (absent -> an empty table at revision 0).
 void LoadTable(StateStore& store, int64_t now_ms,

@@ -6,6 +6,7 @@
 
 #include "services/common/determinism.h"
 #include "services/common/errors.h"
+#include "services/common/json_fields.h"
 #include "services/common/validation.h"
 #include "sidecar/common/status_macros.h"
 
@@ -61,35 +62,11 @@ absl::Status CheckState(std::string_view field, std::string_view state) {
   return CheckString(field, state, {.required = true, .allowed = Names(kStates.data(), kStateCount)});
 }
 
-std::string Path(const std::string& parent, std::string_view name) {
-  return parent.empty() ? std::string(name) : KeyField(parent, name);
-}
-
-absl::StatusOr<std::string> StringAt(const Json& j, const char* name, const std::string& path) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return InvalidArgument(Path(path, name), reason::kType);
-  return it->get<std::string>();
-}
-
-absl::StatusOr<int64_t> IntAt(const Json& j, const char* name, const std::string& path,
-                              int64_t fallback) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) return fallback;
-  if (it->is_number()) {
-    const double d = it->get<double>();
-    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0) {
-      return static_cast<int64_t>(d);
-    }
-  }
-  return InvalidArgument(Path(path, name), reason::kType);
-}
-
 absl::StatusOr<int> EnumAt(const Json& j, const char* name, const std::string& path,
                            const std::string_view* names, size_t count) {
   ASSIGN_OR_RETURN(std::string value, StringAt(j, name, path));
   const int index = IndexOf(value, names, count);
-  if (index < 0) return InvalidArgument(Path(path, name), reason::kUnknownValue);
+  if (index < 0) return InvalidArgument(MemberPath(path, name), reason::kUnknownValue);
   return index;
 }
 
@@ -133,7 +110,7 @@ absl::StatusOr<Region> RegionFromJson(const nlohmann::json& j, const std::string
   Region region;
   ASSIGN_OR_RETURN(region.region_id, StringAt(j, "region_id", path));
   if (absl::Status s = CheckRegionId(region.region_id); !s.ok()) {
-    return InvalidArgument(Path(path, "region_id"), DetailsOf(s)["reason"]);
+    return InvalidArgument(MemberPath(path, "region_id"), DetailsOf(s)["reason"]);
   }
   ASSIGN_OR_RETURN(region.climate, EnumAt(j, "climate", path, kClimates.data(), kClimates.size()));
   ASSIGN_OR_RETURN(region.world_seed, StringAt(j, "world_seed", path));
@@ -141,7 +118,7 @@ absl::StatusOr<Region> RegionFromJson(const nlohmann::json& j, const std::string
   ASSIGN_OR_RETURN(region.anchor_state, EnumAt(j, "anchor_state", path, kStates.data(), kStateCount));
   ASSIGN_OR_RETURN(region.revision, IntAt(j, "revision", path, 1));
   if (auto o = j.find("override"); o != j.end() && !o->is_null()) {
-    const std::string opath = Path(path, "override");
+    const std::string opath = MemberPath(path, "override");
     if (!o->is_object()) return InvalidArgument(opath, reason::kType);
     Override ov;
     ASSIGN_OR_RETURN(ov.state, EnumAt(*o, "state", opath, kStates.data(), kStateCount));

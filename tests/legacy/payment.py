@@ -185,12 +185,18 @@ async def list_entries(account_id: str, currency: str, request: Request):
     return {"entries": entries, "next_page_token": token}
 
 
-@router.post("/api/payment/credit")
-async def credit(request: Request):
+async def money_request(request):
+    """What every money-moving action reads first, in §0.4 order: the principal, the request
+    time, the JSON body and its idempotency key."""
     principal = require_principal(request)
     now = request_ms(request)
     body = await json_object_body(request)
-    key = check_idempotency_key(body.get("idempotency_key"))
+    return principal, now, body, check_idempotency_key(body.get("idempotency_key"))
+
+
+@router.post("/api/payment/credit")
+async def credit(request: Request):
+    principal, now, body, key = await money_request(request)
     account = check_account(body.get("account_id"), "account_id", is_bounded)  # R35
     currency = check_currency(body.get("currency"))
     amount = check_amount(body.get("amount_minor"))
@@ -210,10 +216,7 @@ async def credit(request: Request):
 
 @router.post("/api/payment/purchase")
 async def purchase(request: Request):
-    principal = require_principal(request)
-    now = request_ms(request)
-    body = await json_object_body(request)
-    key = check_idempotency_key(body.get("idempotency_key"))
+    principal, now, body, key = await money_request(request)
     account = check_account(body.get("account_id"), "account_id", is_player)  # R35
     currency = check_currency(body.get("currency"))
     amount = check_amount(body.get("amount_minor"))
@@ -234,10 +237,7 @@ async def purchase(request: Request):
 
 @router.post("/api/payment/transfer")
 async def transfer(request: Request):
-    principal = require_principal(request)
-    now = request_ms(request)
-    body = await json_object_body(request)
-    key = check_idempotency_key(body.get("idempotency_key"))
+    principal, now, body, key = await money_request(request)
     source = check_account(body.get("from_account"), "from_account")
     dest = check_account(body.get("to_account"), "to_account")
     if source == dest:
@@ -264,10 +264,7 @@ async def transfer(request: Request):
 
 @router.post("/api/payment/refund")
 async def refund(request: Request):
-    principal = require_principal(request)
-    now = request_ms(request)
-    body = await json_object_body(request)
-    key = check_idempotency_key(body.get("idempotency_key"))
+    principal, now, body, key = await money_request(request)
     tx_id = check_str(body.get("tx_id"), "tx_id", required=True)
     requested = check_amount(body.get("amount_minor"), lo=0)  # 0 = all remaining
     authorize_write(principal)  # rule 6: service/admin

@@ -15,19 +15,14 @@ namespace sidecar::services {
 namespace {
 
 using testing::AsPlayer;
+using testing::Error;
 using testing::Headers;
+using testing::InvalidArg;
 using testing::Json;
 using testing::PortHarness;
 using testing::Reply;
 
 const std::string kCap = "dialogue.generate";
-
-Json InvalidArg(const std::string& field, const std::string& reason) {
-  return {{"error", {{"code", "INVALID_ARGUMENT"}, {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-Json Error(const std::string& code, Json details = Json::object()) {
-  return {{"error", {{"code", code}, {"details", details}}}};
-}
 
 // X-Request-Time 12:00:<seconds> on the spec's day.
 Headers At(int seconds, const std::string& principal = "admin:test") {

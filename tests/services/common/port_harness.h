@@ -70,6 +70,16 @@ inline std::ostream &operator<<(std::ostream &os, const Reply &r) {
   return os << r.status << " " << r.body.dump();
 }
 
+// The reply bodies tests expect for §0.4 errors (the volatile `message` is never part of a Reply).
+inline Json InvalidArg(const std::string &field, const std::string &reason) {
+  return {{"error",
+           {{"code", "INVALID_ARGUMENT"},
+            {"details", {{"field", field}, {"reason", reason}}}}}};
+}
+inline Json Error(const std::string &code, Json details = Json::object()) {
+  return {{"error", {{"code", code}, {"details", details}}}};
+}
+
 // The headers of one call; the spec's defaults (§1 preamble) unless a test says
 // otherwise. An empty string means "header absent".
 struct Headers {

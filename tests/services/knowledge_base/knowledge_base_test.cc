@@ -19,20 +19,13 @@ namespace {
 using knowledge_base::Document;
 using knowledge_base::Tokenize;
 using testing::AsPlayer;
+using testing::Error;
 using testing::GoldenPaths;
 using testing::Headers;
+using testing::InvalidArg;
 using testing::Json;
 using testing::PortHarness;
 using testing::Reply;
-
-Json InvalidArg(const std::string& field, const std::string& reason) {
-  return {{"error", {{"code", "INVALID_ARGUMENT"},
-                     {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-
-Json Error(const std::string& code, Json details = Json::object()) {
-  return {{"error", {{"code", code}, {"details", details}}}};
-}
 
 // The §2.10 "Given" (collection lore).
 Json LoreFixture() {

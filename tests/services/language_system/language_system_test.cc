@@ -36,15 +36,6 @@ json Given() {
                  "other": "{count} сосуда"}}]})");
 }
 
-json InvalidArg(const std::string& field, const std::string& reason) {
-  return json{
-      {"error",
-       {{"code", "INVALID_ARGUMENT"}, {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-json Error(const std::string& code, json details = json::object()) {
-  return json{{"error", {{"code", code}, {"details", details}}}};
-}
-
 std::unique_ptr<google::protobuf::Message> DecodeEvent(const std::string& subject) {
   if (subject == "evt.language-system.v1.catalog_changed") {
     return std::make_unique<::language_system::v1::CatalogChangedEvent>();

@@ -15,20 +15,13 @@ namespace sidecar::services {
 namespace {
 
 using testing::AsPlayer;
+using testing::Error;
 using testing::GoldenPaths;
 using testing::Headers;
+using testing::InvalidArg;
 using testing::Json;
 using testing::PortHarness;
 using testing::Reply;
-
-Json InvalidArg(const std::string& field, const std::string& reason) {
-  return {{"error", {{"code", "INVALID_ARGUMENT"},
-                     {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-
-Json Error(const std::string& code, Json details = Json::object()) {
-  return {{"error", {{"code", code}, {"details", details}}}};
-}
 
 // §2.9 Example 1's model, as a put_model body (model_id added by each test).
 Json EchoSmall() {

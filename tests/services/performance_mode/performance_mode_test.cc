@@ -14,20 +14,15 @@ namespace sidecar::services {
 namespace {
 
 using testing::AsPlayer;
+using testing::Error;
 using testing::Headers;
+using testing::InvalidArg;
 using testing::Json;
 using testing::kPlayerP;
 using testing::PortHarness;
 using testing::Reply;
 
 const std::string P(kPlayerP);
-
-Json InvalidArg(const std::string& field, const std::string& reason) {
-  return {{"error", {{"code", "INVALID_ARGUMENT"}, {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-Json Error(const std::string& code, Json details = Json::object()) {
-  return {{"error", {{"code", code}, {"details", details}}}};
-}
 
 Json Device(const std::string& platform, int gpu, int ram, int cores, int fps, bool battery = false) {
   return {{"player_id", P}, {"platform", platform}, {"gpu_tier", gpu}, {"ram_mb", ram},

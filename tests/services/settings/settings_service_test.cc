@@ -13,7 +13,9 @@ namespace sidecar::services {
 namespace {
 
 using testing::AsPlayer;
+using testing::Error;
 using testing::Headers;
+using testing::InvalidArg;
 using testing::Json;
 using testing::kPlayerP;
 using testing::PortHarness;
@@ -33,15 +35,6 @@ Json GivenFixture() {
     "schema_revision": 3,
     "players": {"pl_a8694c9d17e9b948": {"values": {"audio.master_volume": 55}, "revision": 3}}
   })");
-}
-
-Json InvalidArg(const std::string& field, const std::string& reason) {
-  return {{"error", {{"code", "INVALID_ARGUMENT"},
-                     {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-
-Json Error(const std::string& code, Json details = Json::object()) {
-  return {{"error", {{"code", code}, {"details", details}}}};
 }
 
 class SettingsServiceTest : public ::testing::Test {

@@ -13,7 +13,9 @@ namespace sidecar::services {
 namespace {
 
 using testing::AsPlayer;
+using testing::Error;
 using testing::Headers;
+using testing::InvalidArg;
 using testing::Json;
 using testing::kPlayerP;
 using testing::PortHarness;
@@ -21,15 +23,6 @@ using testing::Reply;
 
 const std::string P(kPlayerP);
 const std::string kSlot = P + ":slot1";
-
-Json InvalidArg(const std::string& field, const std::string& reason) {
-  return {{"error", {{"code", "INVALID_ARGUMENT"},
-                     {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-
-Json Error(const std::string& code, Json details = Json::object()) {
-  return {{"error", {{"code", code}, {"details", details}}}};
-}
 
 Json VersionMismatch(int64_t current) {
   return Error("FAILED_PRECONDITION",

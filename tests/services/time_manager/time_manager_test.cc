@@ -31,15 +31,6 @@ json Given() {
        "interval_game_ms": 86400000, "payload": {"bell": "dusk"}, "fire_count": 0}]})");
 }
 
-json InvalidArg(const std::string& field, const std::string& reason) {
-  return json{
-      {"error",
-       {{"code", "INVALID_ARGUMENT"}, {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-json Error(const std::string& code, json details = json::object()) {
-  return json{{"error", {{"code", code}, {"details", details}}}};
-}
-
 std::unique_ptr<google::protobuf::Message> DecodeEvent(const std::string& subject) {
   if (subject == "evt.time-manager.v1.timer_fired") {
     return std::make_unique<::time_manager::v1::TimerFiredEvent>();

@@ -14,8 +14,10 @@ namespace sidecar::services {
 namespace {
 
 using testing::AsPlayer;
+using testing::Error;
 using testing::GoldenPaths;
 using testing::Headers;
+using testing::InvalidArg;
 using testing::Json;
 using testing::PortHarness;
 using testing::Reply;
@@ -23,15 +25,6 @@ using weather_manager::ChainCache;
 using weather_manager::DrawsAt;
 using weather_manager::Region;
 using weather_manager::StateIndex;
-
-Json InvalidArg(const std::string& field, const std::string& reason) {
-  return {{"error", {{"code", "INVALID_ARGUMENT"},
-                     {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-
-Json Error(const std::string& code, Json details = Json::object()) {
-  return {{"error", {{"code", code}, {"details", details}}}};
-}
 
 // The §2.13 "Given".
 Region VellMarches() {

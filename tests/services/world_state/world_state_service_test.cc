@@ -8,36 +8,23 @@
 #include "gtest/gtest.h"
 #include "services/world_state/world_state_rules.h"
 #include "tests/services/common/port_harness.h"
-
-// Built twice (CMakeLists.txt): on the in-memory store, and with PORT_TEST_ON_KV on JetStream KV
-// (a fresh bucket per harness on a real nats-server -js). Suite names get an OnKv suffix there so
-// the two binaries' ctest names stay distinct.
-#ifdef PORT_TEST_ON_KV
-#include "tests/services/common/kv_store_maker.h"
-#define SUITE(name) name##OnKv
-#else
-#define SUITE(name) name
-#endif
+#include "tests/services/common/port_suite.h"  // SUITE, TestStore: built on memory and on KV
 
 namespace sidecar::services {
 namespace {
 
 using testing::AsPlayer;
+using testing::Error;
 using testing::Headers;
+using testing::InvalidArg;
 using testing::Json;
 using testing::kPlayerP;
 using testing::PortHarness;
 using testing::Reply;
+using testing::TestStore;
 
 const std::string P(kPlayerP);
 
-testing::PortHarness::StoreMaker TestStore() {
-#ifdef PORT_TEST_ON_KV
-  return testing::KvStoreMaker();
-#else
-  return {};
-#endif
-}
 const Headers kOrchestration{"service:orchestration", "2025-11-20T12:00:00.000Z"};
 
 Json GivenFixture() {
@@ -47,14 +34,6 @@ Json GivenFixture() {
     "standings": [{"player_id": "pl_a8694c9d17e9b948", "faction_id": "ashen_court",
                    "standing": -200}]
   })");
-}
-
-Json InvalidArg(const std::string& field, const std::string& reason) {
-  return {{"error",
-           {{"code", "INVALID_ARGUMENT"}, {"details", {{"field", field}, {"reason", reason}}}}}};
-}
-Json Error(const std::string& code, Json details = Json::object()) {
-  return {{"error", {{"code", code}, {"details", details}}}};
 }
 
 class SUITE(WorldStateTest) : public ::testing::Test {
