@@ -144,19 +144,23 @@ TEST_F(ShadowE2ETest, ADownSlowOrResettingShadowLeavesThePrimaryAtFullSuccessAnd
   slow->SetDefaultResponse(FakeResponse::Delayed(std::chrono::milliseconds(2000), 200, "{}"));
   auto reset = ValueOrDie(FakeHttpUpstream::Create());
   reset->SetDefaultResponse(FakeResponse::Close());
+  // A healthy shadow answering like the primary: the issue's "100 % shadow on" measurement.
+  auto twin = ValueOrDie(FakeHttpUpstream::Create());
+  twin->SetDefaultResponse(FakeResponse::Reply(200, R"({"id":"i1","price":100,"items":[{"sku":"a","qty":1}]})", kJson));
   const int down_port = ValueOrDie(PickUnusedPort());  // nothing listens: connection refused
 
   const std::string extra = "      timeout_ms: 1000\n      max_concurrent: 64\n";
   std::string yaml = Header(nats_->url()) + "clusters:\n" + LegacyCluster("primary", primary_->address()) +
                      LegacyCluster("down", LoopbackAddress(down_port)) + LegacyCluster("slow", slow->address()) +
-                     LegacyCluster("reset", reset->address()) + "routes:\n" + ShadowRoute("plain", "plain", "") +
+                     LegacyCluster("reset", reset->address()) + LegacyCluster("twin", twin->address()) + "routes:\n" +
+                     ShadowRoute("plain", "plain", "") + ShadowRoute("twin", "twin", "twin", extra) +
                      ShadowRoute("down", "down", "down", extra) + ShadowRoute("slow", "slow", "slow", extra) +
                      ShadowRoute("reset", "reset", "reset", extra);
   auto sidecar = Start(yaml);
   const std::string gateway = Gateway(*sidecar);
 
   // Interleaved rounds, so every mode sees the same machine load (2 shared cores), after a warm-up.
-  const std::vector<std::string> modes = {"plain", "down", "slow", "reset"};
+  const std::vector<std::string> modes = {"plain", "twin", "down", "slow", "reset"};
   std::map<std::string, Latencies> results;
   constexpr int kWarmup = 50, kRounds = 600;
   for (int round = 0; round < kWarmup + kRounds; ++round) {
@@ -181,6 +185,7 @@ TEST_F(ShadowE2ETest, ADownSlowOrResettingShadowLeavesThePrimaryAtFullSuccessAnd
     // shared cores a few hundred microseconds of scheduler noise is more than 10 %.
     EXPECT_LE(l.Percentile(0.99), std::max(base_p99 * 1.10, base_p99 + 3.0)) << mode;
   }
+  EXPECT_GT(Metric(*sidecar, ShadowSeries("twin", "matched")), 0);
   // The shadow failures were seen and counted, never passed on.
   EXPECT_GT(Metric(*sidecar, ShadowSeries("down", "error")), 0);
   EXPECT_GT(Metric(*sidecar, ShadowSeries("reset", "error")), 0);
