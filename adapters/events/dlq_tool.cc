@@ -3,6 +3,8 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "adapters/transcoding/transcoder.h"
 #include "adapters/events/consumer.h"
 #include "adapters/events/dlq_record.h"
 #include "adapters/events/jetstream.h"
@@ -143,6 +145,49 @@ absl::Status DeliverToLegacy(const config::Config& config, const Entry& e) {
   return result;
 }
 
+// Delivers one event to the native port that serves the consumer's path, over NATS: the path names
+// the service (/api/<service>/...), the service's schema maps POST <path> to its action, and the
+// event goes as the action's JSON payload to svc.<service>.v1.<action>, where the running sidecar
+// that hosts the port answers it (`native: {serve: true}`). Going through NATS instead of building
+// the port here keeps the tool from opening the port's store a second time. OK only for a success.
+absl::Status DeliverToNative(natsConnection* conn, const config::Config& config, const Entry& e) {
+  const config::EventConsumerConfig* consumer = FindConsumer(config, e.record.consumer);
+  if (consumer == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("consumer '", e.record.consumer, "' is not in this config: cannot tell where to deliver"));
+  }
+  const std::vector<absl::string_view> parts = absl::StrSplit(consumer->path, '/');
+  if (parts.size() < 3 || parts[1] != "api") {
+    return absl::FailedPreconditionError(absl::StrCat("--to native needs a consumer path /api/<service>/..., got '",
+                                                      consumer->path, "'"));
+  }
+  const std::string service(parts[2]);
+  ASSIGN_OR_RETURN(auto transcoder, transcoding::Transcoder::Create(service));
+  http::Request request = DeliveryRequest(*consumer, e.record.subject, e.record.headers, e.record.payload,
+                                          e.record.stream_seq, e.record.attempts + 1);
+  ASSIGN_OR_RETURN(nats_http::DecodedRequest decoded, transcoder->routes().Decode("POST", request.path, request.body));
+  Headers headers;
+  for (const auto& [name, value] : request.headers.entries()) {
+    if (!http::HeaderMap::NameEquals(name, "Content-Type")) headers.emplace_back(name, value);
+  }
+  headers.emplace_back("Content-Type", "application/json");
+  const std::string subject = absl::StrCat("svc.", service, ".v1.", decoded.action);
+  ASSIGN_OR_RETURN(JsMsgPtr msg, NewMsg(subject, headers, decoded.payload));
+  natsMsg* raw_reply = nullptr;
+  natsStatus s = natsConnection_RequestMsg(&raw_reply, conn, msg.get(), consumer->timeout_ms);
+  JsMsgPtr reply(raw_reply);
+  if (s == NATS_NO_RESPONDERS) {
+    return absl::UnavailableError(absl::StrCat("nobody serves ", subject, " (is a sidecar hosting ", service,
+                                               " with serve: true running?)"));
+  }
+  if (s != NATS_OK) return absl::UnavailableError(absl::StrCat(subject, ": ", natsStatus_GetText(s)));
+  const char* code = nullptr;
+  if (natsMsgHeader_Get(reply.get(), "Nats-Service-Error-Code", &code) == NATS_OK) {
+    return absl::UnavailableError(absl::StrCat(subject, " answered ", code, ": ", MsgData(reply.get()).substr(0, 200)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Republish(jsCtx* js, const Entry& e) {
   ASSIGN_OR_RETURN(JsMsgPtr msg, NewMsg(e.record.subject, ReplayHeaders(e.record, e.seq), e.record.payload));
   jsPubAck* raw_ack = nullptr;
@@ -169,15 +214,15 @@ absl::Status Run(const config::Config& config, const DlqCommand& command, std::o
     return absl::OkStatus();
   }
   if (command.verb == "replay") {
-    if (!command.to.empty() && command.to != "legacy") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--to ", command.to, ": only --to legacy delivers from this tool; without --to the event is re-published "
-          "and the running sidecar delivers it to its consumer's cluster (legacy or native)"));
+    if (!command.to.empty() && command.to != "legacy" && command.to != "native") {
+      return absl::InvalidArgumentError(absl::StrCat("--to ", command.to, ": expected legacy or native"));
     }
     ASSIGN_OR_RETURN(std::vector<Entry> entries, Collect(js.get(), stream, command, SIZE_MAX));
     size_t failed = 0;
     for (const Entry& e : entries) {
-      absl::Status st = command.to.empty() ? Republish(js.get(), e) : DeliverToLegacy(config, e);
+      absl::Status st = command.to.empty()         ? Republish(js.get(), e)
+                        : command.to == "legacy" ? DeliverToLegacy(config, e)
+                                                 : DeliverToNative(conn.get(), config, e);
       if (st.ok()) {
         // Removed only after the replay succeeded: a failed replay leaves the entry for the next try.
         jsErrCode jerr = static_cast<jsErrCode>(0);

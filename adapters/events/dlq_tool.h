@@ -18,7 +18,8 @@ struct DlqCommand {
   std::string filter;        // original-subject pattern (wildcards allowed); "" = every entry
   std::vector<uint64_t> seqs;  // DLQ sequences; show needs one; replay: empty = every matching entry
   // replay: "" re-publishes to the original subject (the running consumers deliver it again);
-  // "legacy" delivers straight to a legacy_http cluster (the consumer's own if it is one).
+  // "legacy" delivers straight to a legacy_http cluster (the consumer's own if it is one);
+  // "native" sends it over NATS to the action of the native port serving the consumer's path.
   std::string to;
   size_t limit = 1000;  // list: at most this many entries
 };

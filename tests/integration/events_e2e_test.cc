@@ -34,6 +34,7 @@
 #include "sidecar/common/c_handle.h"
 #include "tests/test_common/fake_upstream/fake_http_upstream.h"
 #include "tests/test_common/http_client.h"
+#include "tests/test_common/nats_client.h"
 #include "tests/test_common/nats_server.h"
 #include "tests/test_common/paths.h"
 #include "tests/test_common/process.h"
@@ -345,6 +346,72 @@ TEST_F(EventsE2ETest, AlwaysFailingEventGetsExactlyMaxDeliverAttemptsThenLandsIn
   EXPECT_EQ(after.ack, 1);
   EXPECT_EQ(upstream_->request_count("/events/orders"), 4);
   EXPECT_EQ(js_->StreamMsgs("DLQ"), 0u);
+}
+
+// Events for a native port: the consumer's cluster is the in-process event-bus port. Publishing to a
+// topic that does not exist yet is a permanent failure (404) and lands in the DLQ; once the topic
+// exists, `dlq replay --to native` sends the event over NATS to svc.event-bus.v1.publish, served by
+// the running sidecar, and removes the entry.
+TEST_F(EventsE2ETest, NativePortConsumerDeadLettersAndDlqReplayToNativeDeliversOverNats) {
+  const std::string yaml = absl::StrCat(R"(
+admin:
+  address: "127.0.0.1:0"
+nats:
+  servers: ")", nats_->url(), R"("
+clusters:
+  - name: native
+    native:
+      services: [event-bus]
+      serve: true
+events:
+  consumers:
+    - name: bus
+      stream: ORDERS
+      filter_subject: "orders.>"
+      cluster: native
+      path: /api/event-bus/topics/orders.feed/events
+      max_deliver: 2
+      backoff_ms: [100]
+)");
+  SidecarOptions o;
+  o.config_yaml = yaml;
+  auto sidecar = ValueOrDie(SidecarProcess::Start(std::move(o)));
+  const std::string event =
+      R"({"producer_id":"orders-1","producer_seq":1,"event_type":"order.created","payload":{"order":7}})";
+  js_->Publish("orders.created", {{"X-Principal", "service:orders"}}, event);
+  MsgPtr dead = NextMsg(dlq_.get(), absl::Seconds(15));
+  ASSERT_NE(dead, nullptr) << sidecar->output();
+  EXPECT_EQ(Header(dead.get(), "Sidecar-Dlq-Reason"), "permanent");
+  EXPECT_THAT(Header(dead.get(), "Sidecar-Dlq-Last-Error"), HasSubstr("404"));
+
+  auto client = ValueOrDie(NatsTestClient::Connect(nats_->url()));
+  auto created = ValueOrDie(client->Request(
+      NatsRequestSpec{"svc.event-bus.v1.create_topic",
+                      {{"Content-Type", "application/json"}, {"X-Principal", "admin:ops"}},
+                      R"({"topic":"orders.feed"})"},
+      absl::Seconds(10)));
+  ASSERT_EQ(created.Header("Nats-Service-Error-Code"), "") << created.data;
+
+  std::string path = ValueOrDie(WriteTempFile("events-dlq", yaml));
+  ProcessOptions po;
+  po.name = "dlq";
+  po.argv = {BinaryPath("nats-sidecar"), "dlq", "replay", "--to", "native", "--all", "-c", path};
+  auto replay = ValueOrDie(Process::Spawn(po));
+  ASSERT_TRUE(replay->WaitForOutput("\"replayed\":true", In(absl::Seconds(20))).ok()) << replay->output();
+  EXPECT_TRUE(ValueOrDie(replay->Wait(In(absl::Seconds(20)))).success()) << replay->output();
+  unlink(path.c_str());
+  EXPECT_EQ(js_->StreamMsgs("DLQ"), 0u);
+
+  // The event is in the topic now.
+  auto topic = ValueOrDie(client->Request(
+      NatsRequestSpec{"svc.event-bus.v1.get_topic",
+                      {{"Content-Type", "application/json"}, {"X-Principal", "admin:ops"}},
+                      R"({"topic":"orders.feed"})"},
+      absl::Seconds(10)));
+  Json body = Json::parse(topic.data, nullptr, false);
+  ASSERT_TRUE(body.is_object()) << topic.data;
+  const Json high_watermark = body.value("high_watermark", Json());
+  EXPECT_TRUE(high_watermark == Json("1") || high_watermark == Json(1)) << topic.data;  // int64: "1" in JSON
 }
 
 TEST_F(EventsE2ETest, PermanentFailureIsDeadLetteredAndTermedAfterOneAttempt) {
