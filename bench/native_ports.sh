@@ -58,7 +58,7 @@ start_host() {  # name url store
 }
 start_host host-mem "$mem_url" memory
 start_host host-kv "$kv_url" jetstream
-"$load" --url "$mem_url" responder --subject bench.echo --data '{"ok":true}' >"$work/echo.log" 2>&1 &
+"$load" --url "$mem_url" responder --subject bench.echo --data '{"ok":true}' --max-seconds 1800 >"$work/echo.log" 2>&1 &
 pids+=($!)
 wait_for_log "$work/echo.log" "responder ready"
 

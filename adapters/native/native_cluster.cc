@@ -14,8 +14,6 @@
 namespace sidecar::adapters::native {
 namespace {
 
-absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
 http::Response JsonResponse(std::string body) {
   http::Response response;
   response.status = 200;
