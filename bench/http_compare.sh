@@ -18,24 +18,9 @@ secs="${SECONDS_PER_RUN:-5}"
 for tool in wrk nginx nats-server; do
   command -v "$tool" >/dev/null || { echo "http_compare: $tool missing (apt-get install wrk nginx-light nats-server)" >&2; exit 1; }
 done
-work="$(mktemp -d -t sidecar-http-compare.XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for_log() {
-  local found=0 fd
-  exec {fd}< <(exec timeout 20 tail -n +1 -f "$1")
-  local tail_pid=$!
-  grep -q -m1 -- "$2" <&"$fd" && found=1
-  kill "$tail_pid" 2>/dev/null || true
-  exec {fd}<&-
-  ((found == 1)) || { echo "timed out waiting for '$2' in $1" >&2; tail -n 20 "$1" >&2; exit 1; }
-}
+work_prefix=sidecar-http-compare
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build_dir" -j "$(nproc)" --target nats-sidecar sidecar-load >/dev/null

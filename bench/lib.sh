@@ -1,0 +1,21 @@
+# Shared by the bench scripts (source it): a work directory removed at exit with every process the
+# script started (append PIDs to `pids`), a free loopback port, and an event-driven wait for a log
+# line (tail -f, bounded), never a sleep loop. Set `work_prefix` before sourcing.
+work="$(mktemp -d -t "${work_prefix:-sidecar-bench}.XXXXXX")"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for_log() {
+  local found=0 fd
+  exec {fd}< <(exec timeout 20 tail -n +1 -f "$1")
+  local tail_pid=$!
+  grep -q -m1 -- "$2" <&"$fd" && found=1
+  kill "$tail_pid" 2>/dev/null || true
+  exec {fd}<&-
+  ((found == 1)) || { echo "timed out waiting for '$2' in $1" >&2; tail -n 20 "$1" >&2; exit 1; }
+}
