@@ -81,11 +81,18 @@ def main(argv):
             servers.append(Process(f"nats-{i + 1}", ["nats-server", "-c", conf], env=env, cwd=work))
         for s in servers:
             s.wait_for(lambda l: "Server is ready" in l, 30)
-        # Every node has a route to every other one once the metadata leader is elected.
         servers[0].wait_for(lambda l: "metadata leader" in l, 30)
+        # A leader needs only a quorum, so the full mesh may still be forming: give every node a
+        # bounded time to reach n - 1 routes (polled: /routez has no event to wait on).
+        routez_of = {}
+        deadline = time.monotonic() + 15
+        while True:
+            routez_of = {i: json.loads(http_get(monitor_ports[i], "/routez")[1]) for i in range(n)}
+            if all(r["num_routes"] >= n - 1 for r in routez_of.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         for i, s in enumerate(servers):
-            code, body = http_get(monitor_ports[i], "/routez")
-            routez = json.loads(body)
+            routez = routez_of[i]
             peers = sorted({r.get("remote_name", r.get("remote_id")) for r in routez["routes"]})
             print(f"nats-{i + 1}: {routez['num_routes']} routes to {peers}")
             if routez["num_routes"] < n - 1:
