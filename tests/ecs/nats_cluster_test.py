@@ -48,13 +48,14 @@ def render_config(work, nodes):
 
 
 def retry_js(client, api, body, deadline_s=20):
-    """A JetStream API call, retried only while the cluster is still electing (error 10008)."""
+    """A JetStream API call, retried only while the cluster is still forming: electing (10008), or a
+    just-elected leader that does not know every peer's JetStream yet (10005, no suitable peers)."""
     deadline = time.monotonic() + deadline_s
     while True:
         try:
             return client.jetstream(api, body)
         except RuntimeError as e:
-            transient = "10008" in str(e) or "temporarily unavailable" in str(e) or "no responders" in str(e)
+            transient = any(t in str(e) for t in ("10008", "10005", "temporarily unavailable", "no responders"))
             if not transient or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)  # the one back-off: an election has no event we can wait on over this API

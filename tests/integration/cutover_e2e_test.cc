@@ -15,6 +15,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -29,20 +30,12 @@
 #include "tests/test_common/paths.h"
 #include "tests/test_common/process.h"
 #include "tests/test_common/sidecar_process.h"
+#include "tests/test_common/test_util.h"
 
 namespace sidecar::test_common {
 namespace {
 
 using Json = nlohmann::json;
-
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
-
-template <typename T>
-T ValueOrDie(absl::StatusOr<T> v) {
-  EXPECT_TRUE(v.ok()) << v.status();
-  if (!v.ok()) std::abort();
-  return *std::move(v);
-}
 
 constexpr char kRoute[] = "settings-api";
 
@@ -263,6 +256,11 @@ TEST_F(CutoverE2ETest, InjectedErrorRateRollsBackButNotBelowTheMinimumRequestCou
   ASSERT_TRUE(a->process().WaitForOutput("\"msg\":\"cutover rollback\"", In(absl::Seconds(5)), mark_a).ok())
       << a->output();
   ASSERT_TRUE(b->process().WaitForOutput("legacy=100%", In(absl::Seconds(5)), mark_b).ok()) << b->output();
+  // The writer applies its own rollback when its watcher brings the new revision back, too.
+  ASSERT_TRUE(a->process()
+                  .WaitForMatch(std::regex(R"re("msg":"cutover applied".*legacy=100%)re"), In(absl::Seconds(5)), mark_a)
+                  .ok())
+      << a->output();
   EXPECT_EQ(RouteWeight(*a, "newside"), 0);
   EXPECT_EQ(RouteWeight(*b, "newside"), 0);
   EXPECT_EQ(Send(*a, 5), 0) << "every request is back on legacy";

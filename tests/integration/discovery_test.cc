@@ -22,21 +22,13 @@
 #include "tests/test_common/paths.h"
 #include "tests/test_common/process.h"
 #include "tests/test_common/sidecar_process.h"
+#include "tests/test_common/test_util.h"
 
 namespace sidecar::test_common {
 namespace {
 
 using ::testing::UnorderedElementsAre;
 using Json = nlohmann::json;
-
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
-
-template <typename T>
-T ValueOrDie(absl::StatusOr<T> v) {
-  EXPECT_TRUE(v.ok()) << v.status();
-  if (!v.ok()) std::abort();
-  return *std::move(v);
-}
 
 // Like config/examples/legacy-forward.yaml (plus the settings action table when `actions`).
 std::string Config(const std::string& nats_url, const std::string& upstream, bool actions,

@@ -21,6 +21,7 @@
 #include "tests/test_common/net.h"
 #include "tests/test_common/paths.h"
 #include "tests/test_common/sidecar_process.h"
+#include "tests/test_common/test_util.h"
 
 namespace sidecar::test_common {
 namespace {
@@ -29,8 +30,6 @@ using Json = nlohmann::json;
 
 constexpr char kDefaultRequestTime[] = "2025-11-20T12:00:00.000Z";
 constexpr char kDefaultPrincipal[] = "admin:test";
-
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
 
 std::vector<std::string> GoldenFiles() {
   std::vector<std::string> files;

@@ -23,6 +23,7 @@
 #include "tests/test_common/http_client.h"
 #include "tests/test_common/legacy_service.h"
 #include "tests/test_common/paths.h"
+#include "tests/test_common/test_util.h"
 
 namespace sidecar::test_common {
 namespace {
@@ -33,8 +34,6 @@ constexpr char kDefaultRequestTime[] = "2025-11-20T12:00:00.000Z";
 constexpr char kDefaultPrincipal[] = "admin:test";
 // The services tests/legacy implements (issue 7 item 6); other golden folders are native-only.
 const char* const kServices[] = {"auth", "settings", "payment", "quest-system"};
-
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
 
 std::vector<std::string> CaseFiles() {
   std::vector<std::string> files;

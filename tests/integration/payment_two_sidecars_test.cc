@@ -21,6 +21,7 @@
 #include "tests/test_common/nats_server.h"
 #include "tests/test_common/paths.h"
 #include "tests/test_common/sidecar_process.h"
+#include "tests/test_common/test_util.h"
 
 namespace sidecar::test_common {
 namespace {
@@ -31,22 +32,6 @@ constexpr char kPlayer[] = "pl_a8694c9d17e9b948";
 constexpr int64_t kStartBalance = 100000;
 constexpr int64_t kPrice = 150;
 constexpr int kPurchases = 1000;
-
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
-
-template <typename T>
-T ValueOrDie(absl::StatusOr<T> v) {
-  EXPECT_TRUE(v.ok()) << v.status();
-  if (!v.ok()) std::abort();
-  return *std::move(v);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 double Metric(const std::string& admin, const std::string& sample) {
   auto r = ValueOrDie(HttpGet(admin, "/metrics", In(absl::Seconds(5))));

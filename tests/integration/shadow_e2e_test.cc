@@ -34,20 +34,12 @@
 #include "tests/test_common/paths.h"
 #include "tests/test_common/process.h"
 #include "tests/test_common/sidecar_process.h"
+#include "tests/test_common/test_util.h"
 
 namespace sidecar::test_common {
 namespace {
 
 using Json = nlohmann::json;
-
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
-
-template <typename T>
-T ValueOrDie(absl::StatusOr<T> v) {
-  EXPECT_TRUE(v.ok()) << v.status();
-  if (!v.ok()) std::abort();
-  return *std::move(v);
-}
 
 const FakeHeaders kJson = {{"Content-Type", "application/json"}};
 

@@ -23,6 +23,7 @@
 #include "tests/test_common/paths.h"
 #include "tests/test_common/process.h"
 #include "tests/test_common/sidecar_process.h"
+#include "tests/test_common/test_util.h"
 #include "settings/v1/settings.pb.h"
 
 namespace sidecar::test_common {
@@ -31,15 +32,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
-
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
-
-template <typename T>
-T ValueOrDie(absl::StatusOr<T> v) {
-  EXPECT_TRUE(v.ok()) << v.status();
-  if (!v.ok()) std::abort();
-  return *std::move(v);
-}
 
 struct SidecarSetup {
   std::string service = "settings";

@@ -26,6 +26,7 @@
 #include "tests/test_common/net.h"
 #include "tests/test_common/paths.h"
 #include "tests/test_common/process.h"
+#include "tests/test_common/test_util.h"
 
 namespace sidecar::test_common {
 namespace {
@@ -37,15 +38,6 @@ using NatsConnectionPtr = CHandle<natsConnection, natsConnection_Destroy>;
 using NatsOptionsPtr = CHandle<natsOptions, natsOptions_Destroy>;
 using NatsSubscriptionPtr = CHandle<natsSubscription, natsSubscription_Destroy>;
 using NatsMsgPtr = CHandle<natsMsg, natsMsg_Destroy>;
-
-absl::Time In(absl::Duration d) { return absl::Now() + d; }
-
-template <typename T>
-T ValueOrDie(absl::StatusOr<T> v) {
-  EXPECT_TRUE(v.ok()) << v.status();
-  if (!v.ok()) std::abort();
-  return *std::move(v);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Process

@@ -217,11 +217,11 @@ TEST_F(CutoverControllerTest, MismatchRateRollsBackThroughTheKvFromTheMinimumCou
   EXPECT_EQ(state->rollback->from, (Weights{{"legacy", 5000}, {"settings-native", 5000}}));
   EXPECT_NE(state->by.find("guard@controller-test/"), std::string::npos) << state->by;
   EXPECT_NE(state->reason.find("mismatch_rate 100% > 5%"), std::string::npos) << state->reason;
-  EXPECT_EQ(OnLoop([&] {
-              return metrics_.rollbacks_total.Add({{"service", "settings"}, {"action", "*"}, {"rule", "mismatch_rate"}})
-                  .Value();
-            }),
-            1);
+  // Counted when the write's result comes back, which may be after the watcher applied it.
+  EXPECT_TRUE(WaitFor([&] {
+    return metrics_.rollbacks_total.Add({{"service", "settings"}, {"action", "*"}, {"rule", "mismatch_rate"}})
+               .Value() == 1;
+  }));
   // Rolled back to the safe weights: the breach (window reset) does not write again.
   EXPECT_EQ(OnLoop([&] {
               for (int i = 0; i < 30; ++i) controller_->OnShadowCompared(kRoute, "settings-native", false);
