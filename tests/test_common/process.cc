@@ -443,7 +443,19 @@ absl::StatusOr<ExitStatus> Process::Wait(absl::Time deadline) {
     return absl::DeadlineExceededError(
         absl::StrCat(options_.name, " (pid ", pid_, ") still running at the deadline"));
   }
+  AwaitOutputDrained(deadline);
   return exit_status_;
+}
+
+void Process::AwaitOutputDrained(absl::Time deadline) {
+  // The reap can win the race with the reader thread: the child's last bytes may still sit in the
+  // pipe. Wait for EOF so output() after Wait() holds everything the child wrote. A grandchild
+  // that inherited the pipe could hold it open, so the wait is bounded by a short grace too.
+  auto closed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return output_closed_; };
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithDeadline(absl::Condition(&closed),
+                        std::max(std::min(deadline, absl::Now() + absl::Seconds(2)),
+                                 absl::Now() + absl::Milliseconds(200)));
 }
 
 absl::StatusOr<ExitStatus> Process::Terminate(absl::Time deadline) {

@@ -85,8 +85,9 @@ class Process {
   // SIGKILL to the process group.
   absl::Status Kill();
 
-  // Waits for the child to exit and reaps it. kDeadlineExceeded if it is still running at the
-  // deadline (it is left running). Idempotent: returns the same status once reaped.
+  // Waits for the child to exit and reaps it, then for its output to be drained, so output()
+  // holds all of it. kDeadlineExceeded if it is still running at the deadline (it is left
+  // running). Idempotent: returns the same status once reaped.
   absl::StatusOr<ExitStatus> Wait(absl::Time deadline);
 
   // Signal(SIGTERM), then Wait(deadline); SIGKILL if the deadline passes.
@@ -99,6 +100,8 @@ class Process {
   explicit Process(ProcessOptions options) : options_(std::move(options)) {}
 
   void ReadLoop();
+  // After the reap: waits (bounded) until the reader thread has seen EOF on the output pipe.
+  void AwaitOutputDrained(absl::Time deadline);
   // Tries a non-blocking reap; returns true once the child is reaped.
   bool TryReap();
   std::string OutputTail() const;
