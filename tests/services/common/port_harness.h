@@ -42,6 +42,7 @@
 #include "services/common/service.h"
 #include "services/common/service_deps.h"
 #include "sidecar/http/message.h"
+#include "tests/services/common/local_dependency_client.h"
 #include "tests/services/common/loop_thread.h"
 #include "gtest/gtest.h"
 
@@ -124,11 +125,16 @@ public:
   using StoreMaker =
       std::function<std::unique_ptr<StateStore>(event::Dispatcher &)>;
 
+  // `dependencies`: ports the port under test calls (SERVICES.md §1), hosted
+  // in process by a LocalDependencyClient on the same loop, store and event
+  // publisher (dependencies() injects failures and records calls).
   PortHarness(std::string service_name, const Factory &factory,
               bool fixtures_enabled = true,
-              const StoreMaker &make_store = {})
+              const StoreMaker &make_store = {},
+              const std::vector<Factory> &dependencies = {})
       : service_name_(std::move(service_name)),
-        memory_store_(loop_.dispatcher()), events_(loop_.dispatcher()) {
+        memory_store_(loop_.dispatcher()), events_(loop_.dispatcher()),
+        dependencies_(loop_.dispatcher()) {
     if (make_store) {
       external_store_ = make_store(loop_.dispatcher());
       if (external_store_ == nullptr)
@@ -141,14 +147,20 @@ public:
     deps.store = store_;
     deps.events = &events_;
     deps.fixtures_enabled = fixtures_enabled;
+    for (const Factory &make_dependency : dependencies)
+      dependencies_.Host(make_dependency(deps));
+    deps.dependencies = &dependencies_;
     service_ = factory(deps);
     service_->Register(registry_);
+    dependencies_.set_caller(std::string(service_->name()));
   }
   // The service name (transcoder, event subjects) is the one the service
   // reports.
   explicit PortHarness(const Factory &factory, bool fixtures_enabled = true,
-                       const StoreMaker &make_store = {})
-      : PortHarness(std::string(), factory, fixtures_enabled, make_store) {
+                       const StoreMaker &make_store = {},
+                       const std::vector<Factory> &dependencies = {})
+      : PortHarness(std::string(), factory, fixtures_enabled, make_store,
+                    dependencies) {
     service_name_ = std::string(service_->name());
   }
 
@@ -156,6 +168,33 @@ public:
   StateStore &store() { return *store_; }
   InMemoryEventPublisher &events() { return events_; }
   LoopThread &loop() { return loop_; }
+  LocalDependencyClient &dependencies() { return dependencies_; }
+
+  // Runs `action` of a hosted dependency directly (its fixtures, its state
+  // after the port under test called it), with the test's headers.
+  Reply CallDependency(std::string_view service, std::string_view action,
+                       std::string_view json, const Headers &headers = {}) {
+    HandlerRegistry *registry = dependencies_.registry(service);
+    Method *method = registry == nullptr ? nullptr : registry->Find(action);
+    if (method == nullptr) {
+      ADD_FAILURE() << "no dependency action " << service << "." << action;
+      return {};
+    }
+    CallContext ctx = Context(headers);
+    auto out = loop_.Await<absl::StatusOr<MessagePtr>>([&](auto done) {
+      if (absl::Status s = method->Preflight(ctx); !s.ok()) {
+        std::move(done)(s);
+        return;
+      }
+      MessagePtr request = method->NewRequest();
+      if (absl::Status s = Parse(json, *request); !s.ok()) {
+        std::move(done)(s);
+        return;
+      }
+      method->Invoke(ctx, std::move(request), std::move(done));
+    });
+    return ToReply(std::move(*out));
+  }
   Service &service() { return *service_; }
 
   static CallContext Context(const Headers &h) {
@@ -242,6 +281,22 @@ public:
       method->Invoke(ctx, std::move(request), std::move(done));
     });
     return ToReply(std::move(*out));
+  }
+
+  // A golden file's `dependency_fixtures` ({"<service>": <its fixture
+  // document>}): the Given of the ports this one calls, loaded through each
+  // dependency's own `_fixture` first. Returns "" or the first failure.
+  std::string LoadDependencyFixtures(const Json &golden) {
+    if (!golden.contains("dependency_fixtures") ||
+        golden["dependency_fixtures"].is_null())
+      return "";
+    for (auto it = golden["dependency_fixtures"].begin();
+         it != golden["dependency_fixtures"].end(); ++it) {
+      Reply r = CallDependency(it.key(), kFixtureAction, it.value().dump());
+      if (!r.ok())
+        return "dependency fixture " + it.key() + " failed: " + r.body.dump();
+    }
+    return "";
   }
 
   // Loads a fixture document through `_fixture`.
@@ -335,6 +390,8 @@ public:
   // Replays one golden file (tests/golden/README.md); returns a description of
   // the first mismatch, or "".
   std::string ReplayGolden(const Json &golden) {
+    if (std::string error = LoadDependencyFixtures(golden); !error.empty())
+      return error;
     if (!golden["fixture"].is_null()) {
       Reply r = Fixture(golden["fixture"]);
       if (!r.ok())
@@ -455,6 +512,7 @@ private:
   std::unique_ptr<StateStore> external_store_;
   StateStore *store_ = nullptr; // one of the two above
   InMemoryEventPublisher events_;
+  LocalDependencyClient dependencies_;
   HandlerRegistry registry_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<const adapters::transcoding::Transcoder> transcoder_;
@@ -488,14 +546,21 @@ inline Json ReadJsonFile(const std::filesystem::path &path) {
 // Replays one golden file on a fresh port; every step's status and body must
 // match exactly (the error `message` is volatile and never compared; ts fields
 // are pinned by X-Request-Time).
+// `dependencies`: the ports this one calls, hosted in process (their Given
+// comes from the file's `dependency_fixtures`).
 inline void RunGolden(const PortHarness::Factory &make,
                       const std::filesystem::path &file,
-                      const PortHarness::StoreMaker &make_store = {}) {
+                      const PortHarness::StoreMaker &make_store = {},
+                      const std::vector<PortHarness::Factory> &dependencies = {}) {
   SCOPED_TRACE(file.string());
   Json golden = ReadJsonFile(file);
   ASSERT_TRUE(golden.is_object()) << "not JSON";
-  PortHarness port(make, /*fixtures_enabled=*/true, make_store);
+  PortHarness port(make, /*fixtures_enabled=*/true, make_store, dependencies);
   EXPECT_EQ(golden.value("service", ""), std::string(port.service().name()));
+  {
+    std::string error = port.LoadDependencyFixtures(golden);
+    ASSERT_EQ(error, "");
+  }
   if (!golden["fixture"].is_null())
     port.LoadFixture(golden["fixture"]);
   for (const Json &step : golden["steps"]) {
