@@ -10,6 +10,7 @@
 #include "services/common/event_publisher.h"
 #include "services/common/outbound_http.h"
 #include "services/common/state_store.h"
+#include "services/common/timers.h"
 
 namespace sidecar::services {
 
@@ -24,6 +25,9 @@ struct ServiceDeps {
   // Outbound HTTP to external APIs (ai-integration's openai_compatible provider); may be null in
   // tests that never configure such a provider.
   OutboundHttpClient* http = nullptr;
+  // Delayed work on the dispatcher (retry backoff, sweepers); never null where a host provides
+  // ports (the native cluster, the test harness).
+  Timers* timers = nullptr;
 };
 
 }  // namespace sidecar::services

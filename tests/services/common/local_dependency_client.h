@@ -53,7 +53,18 @@ class LocalDependencyClient final : public DependencyClient {
   // The name sent as X-Principal service:<caller> (the port under test).
   void set_caller(std::string caller) { caller_ = std::move(caller); }
 
-  // Hosts a dependency port. Its registry answers calls to svc.<its name>.v1.*.
+  // Hosts a dependency port made by `make` with `deps`; its own calls (ai-integration ->
+  // model-management) go through this client too, as service:<its name>. Its registry answers calls
+  // to svc.<its name>.v1.*.
+  void Host(const std::function<ServicePtr(const ServiceDeps&)>& make, ServiceDeps deps) {
+    auto view = std::make_unique<CallerView>(*this);
+    deps.dependencies = view.get();
+    ServicePtr service = make(deps);
+    view->caller = std::string(service->name());
+    views_.push_back(std::move(view));
+    Host(std::move(service));
+  }
+  // Hosts a dependency port that makes no calls itself.
   void Host(ServicePtr service) {
     auto hosted = std::make_unique<Hosted>();
     hosted->service = std::move(service);
@@ -80,10 +91,34 @@ class LocalDependencyClient final : public DependencyClient {
   void Call(const CallContext& ctx, std::string_view service, std::string_view action,
             const google::protobuf::Message& request, const google::protobuf::Message& response_prototype,
             DependencyCallOptions options, MessageDone done) override {
+    CallAs(caller_, ctx, service, action, request, response_prototype, options, std::move(done));
+  }
+
+ private:
+  struct Hosted {
+    ServicePtr service;
+    HandlerRegistry registry;
+  };
+  // The client a hosted dependency calls through: the same hosts, its own principal.
+  struct CallerView final : DependencyClient {
+    explicit CallerView(LocalDependencyClient& owner) : owner(owner) {}
+    void Call(const CallContext& ctx, std::string_view service, std::string_view action,
+              const google::protobuf::Message& request, const google::protobuf::Message& response_prototype,
+              DependencyCallOptions options, MessageDone done) override {
+      owner.CallAs(caller, ctx, service, action, request, response_prototype, options, std::move(done));
+    }
+    LocalDependencyClient& owner;
+    std::string caller;
+  };
+
+  void CallAs(const std::string& caller, const CallContext& ctx, std::string_view service,
+              std::string_view action, const google::protobuf::Message& request,
+              const google::protobuf::Message& response_prototype, DependencyCallOptions options,
+              MessageDone done) {
     auto deadline_budget = ctx.Remaining() - std::chrono::milliseconds(kDownstreamMarginMs);
     if (deadline_budget < std::chrono::milliseconds(0)) deadline_budget = std::chrono::milliseconds(0);
     if (options.timeout && *options.timeout < deadline_budget) deadline_budget = *options.timeout;
-    RecordedCall rc{std::string(service), std::string(action), "service:" + caller_, ctx.now_ms(),
+    RecordedCall rc{std::string(service), std::string(action), "service:" + caller, ctx.now_ms(),
                     ctx.request_id(), deadline_budget, request.ShortDebugString()};
     calls_.push_back(rc);
     std::string bytes = request.SerializeAsString();
@@ -94,12 +129,6 @@ class LocalDependencyClient final : public DependencyClient {
       Dispatch(rc, bytes, std::move(response_holder), std::move(done));
     });
   }
-
- private:
-  struct Hosted {
-    ServicePtr service;
-    HandlerRegistry registry;
-  };
 
   void Dispatch(const RecordedCall& rc, const std::string& bytes, MessagePtr response, MessageDone done) {
     auto it = failures_.find({rc.service, rc.action});
@@ -139,7 +168,7 @@ class LocalDependencyClient final : public DependencyClient {
       std::move(done)(Internal("request does not parse as " + method->request_descriptor().full_name()));
       return;
     }
-    CallContext callee = CallContext::Make(rc.now_ms, Principal{Principal::Kind::kService, caller_},
+    CallContext callee = CallContext::Make(rc.now_ms, Principal{Principal::Kind::kService, rc.principal.substr(8)},
                                            rc.request_id, http::Clock::now() + rc.budget);
     method->Invoke(callee, std::move(request),
                    [this, response = std::move(response), done = std::move(done)](
@@ -162,6 +191,7 @@ class LocalDependencyClient final : public DependencyClient {
 
   event::Dispatcher& dispatcher_;
   std::string caller_ = "test";
+  std::vector<std::unique_ptr<CallerView>> views_;
   std::map<std::string, std::unique_ptr<Hosted>> hosted_;
   std::map<std::pair<std::string, std::string>, std::deque<absl::Status>> failures_;
   Interceptor interceptor_;

@@ -134,7 +134,7 @@ public:
               const std::vector<Factory> &dependencies = {})
       : service_name_(std::move(service_name)),
         memory_store_(loop_.dispatcher()), events_(loop_.dispatcher()),
-        dependencies_(loop_.dispatcher()) {
+        dependencies_(loop_.dispatcher()), timers_(loop_.dispatcher()) {
     if (make_store) {
       external_store_ = make_store(loop_.dispatcher());
       if (external_store_ == nullptr)
@@ -147,8 +147,9 @@ public:
     deps.store = store_;
     deps.events = &events_;
     deps.fixtures_enabled = fixtures_enabled;
+    deps.timers = &timers_;
     for (const Factory &make_dependency : dependencies)
-      dependencies_.Host(make_dependency(deps));
+      dependencies_.Host(make_dependency, deps);
     deps.dependencies = &dependencies_;
     service_ = factory(deps);
     service_->Register(registry_);
@@ -513,6 +514,7 @@ private:
   StateStore *store_ = nullptr; // one of the two above
   InMemoryEventPublisher events_;
   LocalDependencyClient dependencies_;
+  DispatcherTimers timers_;
   HandlerRegistry registry_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<const adapters::transcoding::Transcoder> transcoder_;
