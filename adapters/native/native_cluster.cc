@@ -62,9 +62,14 @@ absl::StatusOr<std::unique_ptr<NativeCluster>> NativeCluster::Create(NativeClust
     return absl::InvalidArgumentError(absl::StrCat("native cluster '", options.name, "' hosts no service"));
   }
   std::unique_ptr<NativeCluster> cluster(new NativeCluster(options.name, dispatcher, metrics));
+  cluster->timers_ = std::make_unique<services::DispatcherTimers>(dispatcher);
   for (const std::string& name : options.services) {
     auto hosted = std::make_unique<Hosted>();
-    auto service = factory(name, options.deps);
+    hosted->dependencies = std::make_unique<NatsDependencyClient>(name, options.dependencies_cluster, dispatcher);
+    services::ServiceDeps deps = options.deps;
+    deps.dependencies = hosted->dependencies.get();
+    deps.timers = cluster->timers_.get();
+    auto service = factory(name, deps);
     if (!service.ok()) return service.status();
     hosted->service = *std::move(service);
     hosted->service->Register(hosted->registry);

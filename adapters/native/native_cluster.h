@@ -17,11 +17,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "adapters/native/nats_dependency_client.h"
 #include "adapters/transcoding/transcoder.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "services/common/service.h"
 #include "services/common/service_deps.h"
+#include "services/common/timers.h"
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/stats/metrics.h"
 #include "sidecar/upstream/cluster.h"
@@ -35,7 +37,13 @@ using ServiceFactory =
 struct NativeClusterOptions {
   std::string name;
   std::vector<std::string> services;  // spec names to host
-  services::ServiceDeps deps;         // store and publisher outlive the cluster
+  // Store, publisher and outbound HTTP outlive the cluster. `deps.dependencies` and `deps.timers`
+  // are filled by the cluster: a NatsDependencyClient per hosted port (its own X-Principal) over
+  // `dependencies_cluster`, and one DispatcherTimers.
+  services::ServiceDeps deps;
+  // The `nats` cluster the ports call other services through (outlives this cluster); null ->
+  // dependency calls answer UNAVAILABLE.
+  upstream::Cluster* dependencies_cluster = nullptr;
 };
 
 class NativeCluster final : public upstream::Cluster {
@@ -55,6 +63,8 @@ class NativeCluster final : public upstream::Cluster {
 
  private:
   struct Hosted {
+    // Declared first: destroyed after the port that calls through it.
+    std::unique_ptr<NatsDependencyClient> dependencies;
     services::ServicePtr service;
     services::HandlerRegistry registry;
     std::unique_ptr<const transcoding::Transcoder> transcoder;
@@ -66,6 +76,9 @@ class NativeCluster final : public upstream::Cluster {
 
   std::string name_;
   event::Dispatcher& dispatcher_;
+  // Declared before hosted_: destroyed right after the ports, in the same destructor, so no timer
+  // fires into a destroyed port.
+  std::unique_ptr<services::DispatcherTimers> timers_;
   std::map<std::string, std::unique_ptr<Hosted>, std::less<>> hosted_;
   std::vector<std::string> service_names_;
   std::map<uint64_t, std::unique_ptr<Call>> calls_;

@@ -122,6 +122,9 @@ absl::StatusOr<NatsRequest> EncodeRequest(const http::Request& request, const Cl
       out.data = request.body;
     }
     RETURN_IF_ERROR(AddContextHeaders(request, out.headers));
+    // The payload is JSON; say so, because a NATS responder's default encoding is protobuf
+    // (a sidecar serving native ports transcodes by Content-Type).
+    out.headers.emplace_back("Content-Type", "application/json");
   } else {
     if (request.method.empty() || !IsHttpMethodToken(request.method)) {
       return InvalidArgument(http::headers::kHttpMethod, request.method.empty() ? "required" : "malformed",

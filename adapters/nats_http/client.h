@@ -12,7 +12,8 @@
 //                internal), X-Http-* and X-Deadline-Ms (ours to set).
 //   action       svc.<service>.v1.<action> with a JSON object payload (the request body; "" ->
 //                {}); only the §0.3 headers travel (X-Principal, X-Request-Time, X-Request-Id,
-//                traceparent, tracestate): the action form has no other header semantics.
+//                traceparent, tracestate), plus Content-Type: application/json (a responder's
+//                default is protobuf): the action form has no other header semantics.
 // Both set X-Deadline-Ms to the time the caller will still wait, so the responder can give up
 // when nobody listens any more.
 

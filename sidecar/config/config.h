@@ -99,6 +99,9 @@ struct NativeClusterConfig {
   // Serve the hosted ports: a NATS listener and route per service (svc.<svc>.v1.>), and a
   // /api/<svc>/ route on every HTTP listener. The server adds them to the effective config.
   bool serve = false;
+  // Name of a `nats` cluster (action mode) through which the hosted ports call other services
+  // (SERVICES.md §1: orchestration -> payment, ...). "" -> such calls answer UNAVAILABLE.
+  std::string dependencies;
 };
 
 // Limits and consecutive-failure ejection for one cluster (sidecar/resilience/circuit_breaker.h).

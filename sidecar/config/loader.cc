@@ -573,7 +573,8 @@ class Loader {
 
   void ReadNativeCluster(const YAML::Node& node, const std::string& path, NativeClusterConfig* out) {
     MapView map(*this, node, path,
-                {"services", "store", "kv_bucket", "kv_replicas", "events", "fixtures", "serve"});
+                {"services", "store", "kv_bucket", "kv_replicas", "events", "fixtures", "serve",
+                 "dependencies"});
     if (!map.ok()) return;
     // A list, or one string with commas ("auth,settings" or "all"), so an env var can choose.
     if (const YAML::Node* n = map.Get("services")) {
@@ -605,6 +606,7 @@ class Loader {
     }
     Bool(map, "fixtures", &out->fixtures);
     Bool(map, "serve", &out->serve);
+    String(map, "dependencies", &out->dependencies);  // checked against the clusters in CheckReferences
   }
 
   void ReadNatsCluster(const YAML::Node& node, const std::string& path, NatsClusterConfig* out) {
@@ -1301,6 +1303,21 @@ class Loader {
                     [](const ClusterConfig& c) -> const std::string& { return c.name; });
     CheckUnique(config.listeners, "listeners", "listener",
                 [](const ListenerConfig& l) -> const std::string& { return l.name; });
+    for (size_t i = 0; i < config.clusters.size(); ++i) {
+      const ClusterConfig& c = config.clusters[i];
+      if (!c.native.has_value() || c.native->dependencies.empty()) continue;
+      const std::string where = Child(Child(Item("clusters", i), "native"), "dependencies");
+      const auto it = clusters.find(c.native->dependencies);
+      if (it == clusters.end()) {
+        Error(where, absl::StrCat("undefined cluster '", c.native->dependencies, "'"));
+      } else if (!config.clusters[it->second].nats.has_value() ||
+                 config.clusters[it->second].nats->mode != "action" ||
+                 !config.clusters[it->second].nats->subject.empty()) {
+        Error(where, absl::StrCat("cluster '", c.native->dependencies,
+                                  "' must be a nats cluster in action mode without a fixed subject: ports call "
+                                  "svc.<service>.v1.<action>"));
+      }
+    }
 
     std::map<std::pair<std::string, std::string>, size_t> routes;
     std::map<std::string, size_t> prefixes, names;
@@ -1616,7 +1633,7 @@ nlohmann::json ToJson(const Config& config) {
       const NativeClusterConfig& n = *cluster.native;
       entry["native"] = {{"services", n.services}, {"store", n.store},   {"kv_bucket", n.kv_bucket},
                          {"kv_replicas", n.kv_replicas}, {"events", n.events}, {"fixtures", n.fixtures},
-                         {"serve", n.serve}};
+                         {"serve", n.serve}, {"dependencies", n.dependencies}};
     }
     if (cluster.nats.has_value()) {
       entry["nats"] = {{"mode", cluster.nats->mode},

@@ -206,6 +206,13 @@ absl::Status Server::CreateNativeCluster(const config::ClusterConfig& cc) {
   options.name = cc.name;
   options.services = nc.services;
   options.deps = deps;
+  if (!nc.dependencies.empty()) {
+    // The loader checked it names a nats cluster; CreateClusters made those first.
+    options.dependencies_cluster = clusters_.Get(nc.dependencies);
+    if (options.dependencies_cluster == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat("dependencies cluster '", nc.dependencies, "' not created"));
+    }
+  }
   ASSIGN_OR_RETURN(auto cluster, adapters::native::NativeCluster::Create(
                                      std::move(options), dispatcher_, metrics_,
                                      [](std::string_view name, const services::ServiceDeps& d) {
@@ -240,9 +247,11 @@ absl::Status Server::CreateClusters() {
         ReevaluateReadiness();
       });
       RETURN_IF_ERROR(clusters_.Add(std::move(cluster), &cc));
-    } else if (cc.native) {
-      RETURN_IF_ERROR(CreateNativeCluster(cc));
     }
+  }
+  // Native clusters last: their ports call other services through a nats cluster made above.
+  for (const auto& cc : config_.clusters) {
+    if (cc.native) RETURN_IF_ERROR(CreateNativeCluster(cc));
   }
   return absl::OkStatus();
 }

@@ -166,8 +166,9 @@ TEST(EncodeRequestTest, ActionSendsJsonPayloadAndOnlyContextHeaders) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->subject, "svc.scores.v1.submit_score");
   EXPECT_EQ(out->data, R"({"points":12})");
+  // Content-Type is ours (the payload is always JSON), not the caller's forwarded.
   EXPECT_THAT(out->headers, ElementsAre(Pair("X-Principal", "player:42"), Pair("tracestate", "a=b"),
-                                        Pair("X-Deadline-Ms", "800")));
+                                        Pair("Content-Type", "application/json"), Pair("X-Deadline-Ms", "800")));
   EXPECT_THAT(out->headers, Not(Contains(Key("X-Http-Method"))));
 }
 
