@@ -85,6 +85,53 @@ cutover:
 )");
 }
 
+// The same route at 50/50 after a cutover, every request mirrored to the new side, and a
+// mismatch-rate guard on the new side: what the shadow comparisons report drives the rollback.
+std::string MismatchConfig(const std::string& nats_url, const std::string& name, const std::string& legacy,
+                           const std::string& newside) {
+  return absl::StrCat(R"(
+admin:
+  address: "127.0.0.1:0"
+nats:
+  servers: ")", nats_url, R"("
+  name: ")", name, R"("
+  reconnect_wait_ms: 100
+clusters:
+  - name: legacy
+    legacy_http:
+      address: ")", legacy, R"("
+  - name: newside
+    legacy_http:
+      address: ")", newside, R"("
+listeners:
+  - name: gw
+    http:
+      address: "127.0.0.1:0"
+routes:
+  - name: )", kRoute, R"(
+    prefix: /api/settings/
+    service: settings
+    split:
+      - cluster: legacy
+        weight: 100
+      - cluster: newside
+        weight: 0
+    shadow:
+      cluster: newside
+      percent: 100
+      timeout_ms: 2000
+cutover:
+  evaluate_interval_ms: 50
+  routes:
+    - route: )", kRoute, R"(
+      side: newside
+      mismatch_rate:
+        max_percent: 10
+        min_requests: 20
+        window_ms: 60000
+)");
+}
+
 class CutoverE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -320,6 +367,85 @@ TEST_F(CutoverE2ETest, SteppedRampReachesFullWhileGuardsHoldAndStopsWhenOneBreak
   mark = a->process().output_size();
   EXPECT_FALSE(a->process().WaitForOutput("newside=100%", In(absl::Milliseconds(3500)), mark).ok());
   for (const Json& change : Status()["history"]) EXPECT_NE(change["reason"], "ramp step 2/2: newside 100%");
+}
+
+}  // namespace
+}  // namespace sidecar::test_common
+
+namespace sidecar::test_common {
+namespace {
+
+// Issue 7 item 5 through the real shadow: the new side answers with one field changed, the mirror
+// of every legacy-served request is compared and reported mismatched, and the guard rolls the
+// route back fleet-wide from the minimum comparison count on (not before).
+TEST_F(CutoverE2ETest, ShadowMismatchRateRollsBackThroughTheRealShadowFromTheMinimumCountOn) {
+  legacy_->SetDefaultResponse(FakeResponse::Reply(200, R"({"player_id":"p1","volume":7})"));
+  newside_->SetDefaultResponse(FakeResponse::Reply(200, R"({"player_id":"p1","volume":8})"));
+  SidecarOptions o;
+  o.name = "task-a";
+  o.config_yaml = MismatchConfig(nats_->url(), "task-a", legacy_->address(), newside_->address());
+  auto a = ValueOrDie(SidecarProcess::Start(std::move(o)));
+  ASSERT_TRUE(a->process().WaitForOutput("cutover kv watching", In(absl::Seconds(10))).ok()) << a->output();
+  cli_config_ = ValueOrDie(WriteTempFile("cutover-cli",
+                                         MismatchConfig(nats_->url(), "cli", legacy_->address(), newside_->address())));
+  cli_configs_.push_back(cli_config_);
+  size_t mark = a->process().output_size();
+  ASSERT_EQ(Cli({"cutover", kRoute, "--to", "newside=0"}).first, 0);  // the safe weights, recorded
+  ASSERT_TRUE(a->process().WaitForOutput("legacy=100%", In(absl::Seconds(5)), mark).ok()) << a->output();
+  mark = a->process().output_size();
+  ASSERT_EQ(Cli({"cutover", kRoute, "--to", "newside=50"}).first, 0);
+  ASSERT_TRUE(a->process().WaitForOutput("newside=50%", In(absl::Seconds(5)), mark).ok()) << a->output();
+
+  const int port = ValueOrDie(a->HttpListenerPort("gw", In(absl::Seconds(5))));
+  const std::string gw = absl::StrCat("127.0.0.1:", port);
+  // Mismatched comparisons so far (summed over the series' action label).
+  auto compared = [&] {
+    auto r = ValueOrDie(HttpGet(a->admin_address(), "/metrics", In(absl::Seconds(5))));
+    double sum = 0;
+    std::regex series(R"re(\nsidecar_shadow_requests_total\{[^}]*result="mismatched"[^}]*\} ([0-9.e+]+))re");
+    for (auto it = std::sregex_iterator(r.body.begin(), r.body.end(), series); it != std::sregex_iterator(); ++it) {
+      sum += std::stod((*it)[1].str());
+    }
+    return sum;
+  };
+  // Requests until 19 comparisons were reported. Only a request legacy served is mirrored (the new
+  // side is the shadow), and its comparison lands after the response (the primary never waits), so
+  // after each legacy-served response the test waits, bounded, for its comparison to be counted.
+  int mirrored = 0;
+  auto send_until = [&](int comparisons) {
+    for (int i = 0; i < 400 && mirrored < comparisons; ++i) {
+      auto r = HttpGet(gw, "/api/settings/players/p1", In(absl::Seconds(5)));
+      ASSERT_TRUE(r.ok()) << r.status();
+      if (r->body.find("\"volume\":7") == std::string::npos) continue;  // the new side served it
+      ++mirrored;
+      const absl::Time until = In(absl::Seconds(5));
+      while (compared() < mirrored && absl::Now() < until) {
+      }
+      ASSERT_EQ(compared(), mirrored) << "every mirrored request differs in /volume";
+    }
+  };
+  mark = a->process().output_size();
+  send_until(19);
+  ASSERT_EQ(compared(), 19);
+  EXPECT_FALSE(a->process().WaitForOutput("cutover rollback", In(absl::Milliseconds(500)), mark).ok())
+      << "19 comparisons are below min_requests 20";
+  EXPECT_EQ(RouteWeight(*a, "newside"), 50);
+
+  // The comparison that reaches the minimum: rolled back to the safe weights.
+  send_until(20);
+  ASSERT_TRUE(a->process().WaitForOutput("\"msg\":\"cutover rollback\"", In(absl::Seconds(5)), mark).ok())
+      << a->output();
+  ASSERT_TRUE(a->process()
+                  .WaitForMatch(std::regex(R"re("msg":"cutover applied".*legacy=100%)re"), In(absl::Seconds(5)), mark)
+                  .ok())
+      << a->output();
+  EXPECT_EQ(RouteWeight(*a, "newside"), 0);
+  auto mismatches = ValueOrDie(HttpGet(a->admin_address(), "/shadow/mismatches", In(absl::Seconds(5))));
+  EXPECT_NE(mismatches.body.find("/volume"), std::string::npos) << mismatches.body;
+  Json status = Status();
+  EXPECT_EQ(status["rollback"]["rule"], "mismatch_rate") << status;
+  EXPECT_GE(status["rollback"]["requests"].get<int>(), 20) << status;
+  EXPECT_EQ(status["weights"]["newside"], 0) << status;
 }
 
 }  // namespace
