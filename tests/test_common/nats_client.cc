@@ -80,7 +80,16 @@ absl::StatusOr<std::unique_ptr<NatsTestClient>> NatsTestClient::Connect(const st
 }
 
 NatsTestClient::~NatsTestClient() {
+  for (natsSubscription* sub : silent_) natsSubscription_Destroy(sub);
   if (conn_ != nullptr) natsConnection_Destroy(conn_);
+}
+
+absl::Status NatsTestClient::SubscribeWithoutReplying(const std::string& subject, const std::string& queue) {
+  natsSubscription* sub = nullptr;
+  natsStatus s = natsConnection_QueueSubscribeSync(&sub, conn_, subject.c_str(), queue.c_str());
+  if (s != NATS_OK) return absl::UnavailableError(absl::StrCat("subscribe ", subject, ": ", natsStatus_GetText(s)));
+  silent_.push_back(sub);
+  return Flush();
 }
 
 absl::StatusOr<NatsReplyMessage> NatsTestClient::Request(const NatsRequestSpec& request, absl::Duration timeout) {

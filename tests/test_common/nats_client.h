@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 
 typedef struct __natsConnection natsConnection;
+typedef struct __natsSubscription natsSubscription;
 
 namespace sidecar::test_common {
 
@@ -51,10 +52,14 @@ class NatsTestClient {
       absl::Notification* published = nullptr);
   absl::Status Publish(const NatsRequestSpec& message);
   absl::Status Flush();
+  // Joins `queue` on `subject` and never answers: a dependency that hangs (its callers see their
+  // deadline pass). Held until the client is destroyed; confirmed by a flush before returning.
+  absl::Status SubscribeWithoutReplying(const std::string& subject, const std::string& queue);
 
  private:
   NatsTestClient() = default;
   natsConnection* conn_ = nullptr;
+  std::vector<natsSubscription*> silent_;
 };
 
 }  // namespace sidecar::test_common
