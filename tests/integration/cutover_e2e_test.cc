@@ -39,8 +39,10 @@ using Json = nlohmann::json;
 
 constexpr char kRoute[] = "settings-api";
 
-std::string Config(const std::string& nats_url, const std::string& name, const std::string& legacy,
-                   const std::string& newside, int64_t hold_ms) {
+// One split route ("legacy" 100 / "newside" 0) with a cutover entry for the new side; `route_extra`
+// is YAML appended to the route (a shadow), `rules` the entry's guard rules and ramp.
+std::string BaseConfig(const std::string& nats_url, const std::string& name, const std::string& legacy,
+                       const std::string& newside, const std::string& route_extra, const std::string& rules) {
   return absl::StrCat(R"(
 admin:
   address: "127.0.0.1:0"
@@ -70,62 +72,37 @@ routes:
         weight: 100
       - cluster: newside
         weight: 0
+)", route_extra, R"(
 cutover:
   evaluate_interval_ms: 50
   routes:
     - route: )", kRoute, R"(
       side: newside
-      error_rate:
+)", rules);
+}
+
+// An error-rate guard and a stepped ramp with `hold_ms` per step.
+std::string Config(const std::string& nats_url, const std::string& name, const std::string& legacy,
+                   const std::string& newside, int64_t hold_ms) {
+  return BaseConfig(nats_url, name, legacy, newside, "", absl::StrCat(R"(      error_rate:
         max_percent: 20
         min_requests: 20
         window_ms: 60000
       ramp:
         steps: [1, 5, 25, 50, 100]
-        hold_ms: )", hold_ms, R"(
-)");
+        hold_ms: )", hold_ms, "\n"));
 }
 
-// The same route at 50/50 after a cutover, every request mirrored to the new side, and a
-// mismatch-rate guard on the new side: what the shadow comparisons report drives the rollback.
+// Every request mirrored to the new side, and a mismatch-rate guard on it: what the shadow
+// comparisons report drives the rollback.
 std::string MismatchConfig(const std::string& nats_url, const std::string& name, const std::string& legacy,
                            const std::string& newside) {
-  return absl::StrCat(R"(
-admin:
-  address: "127.0.0.1:0"
-nats:
-  servers: ")", nats_url, R"("
-  name: ")", name, R"("
-  reconnect_wait_ms: 100
-clusters:
-  - name: legacy
-    legacy_http:
-      address: ")", legacy, R"("
-  - name: newside
-    legacy_http:
-      address: ")", newside, R"("
-listeners:
-  - name: gw
-    http:
-      address: "127.0.0.1:0"
-routes:
-  - name: )", kRoute, R"(
-    prefix: /api/settings/
-    service: settings
-    split:
-      - cluster: legacy
-        weight: 100
-      - cluster: newside
-        weight: 0
-    shadow:
+  return BaseConfig(nats_url, name, legacy, newside, R"(    shadow:
       cluster: newside
       percent: 100
       timeout_ms: 2000
-cutover:
-  evaluate_interval_ms: 50
-  routes:
-    - route: )", kRoute, R"(
-      side: newside
-      mismatch_rate:
+)",
+                    R"(      mismatch_rate:
         max_percent: 10
         min_requests: 20
         window_ms: 60000

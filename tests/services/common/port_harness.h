@@ -181,20 +181,7 @@ public:
       ADD_FAILURE() << "no dependency action " << service << "." << action;
       return {};
     }
-    CallContext ctx = Context(headers);
-    auto out = loop_.Await<absl::StatusOr<MessagePtr>>([&](auto done) {
-      if (absl::Status s = method->Preflight(ctx); !s.ok()) {
-        std::move(done)(s);
-        return;
-      }
-      MessagePtr request = method->NewRequest();
-      if (absl::Status s = Parse(json, *request); !s.ok()) {
-        std::move(done)(s);
-        return;
-      }
-      method->Invoke(ctx, std::move(request), std::move(done));
-    });
-    return ToReply(std::move(*out));
+    return RunJson(*method, json, headers);
   }
   Service &service() { return *service_; }
 
@@ -216,20 +203,7 @@ public:
       ADD_FAILURE() << "no action " << action;
       return {};
     }
-    CallContext ctx = Context(headers);
-    auto out = loop_.Await<absl::StatusOr<MessagePtr>>([&](auto done) {
-      if (absl::Status s = method->Preflight(ctx); !s.ok()) {
-        std::move(done)(s);
-        return;
-      }
-      MessagePtr request = method->NewRequest();
-      if (absl::Status s = Parse(json, *request); !s.ok()) {
-        std::move(done)(s);
-        return;
-      }
-      method->Invoke(ctx, std::move(request), std::move(done));
-    });
-    return ToReply(std::move(*out));
+    return RunJson(*method, json, headers);
   }
 
   // Runs the message form directly (requests JSON cannot express, e.g. a null
@@ -504,6 +478,24 @@ private:
     out.erase("event_id"); // volatile (§0.7)
     out["subject"] = e.subject;
     return out;
+  }
+
+  // §0.4 order on the loop: preflight, parse the JSON body, invoke.
+  Reply RunJson(Method &method, std::string_view json, const Headers &headers) {
+    CallContext ctx = Context(headers);
+    auto out = loop_.Await<absl::StatusOr<MessagePtr>>([&](auto done) {
+      if (absl::Status s = method.Preflight(ctx); !s.ok()) {
+        std::move(done)(s);
+        return;
+      }
+      MessagePtr request = method.NewRequest();
+      if (absl::Status s = Parse(json, *request); !s.ok()) {
+        std::move(done)(s);
+        return;
+      }
+      method.Invoke(ctx, std::move(request), std::move(done));
+    });
+    return ToReply(std::move(*out));
   }
 
   std::string service_name_;
