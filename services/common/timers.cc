@@ -6,6 +6,12 @@
 namespace sidecar::services {
 
 void DispatcherTimers::After(std::chrono::milliseconds delay, absl::AnyInvocable<void() &&> work) {
+  if (!dispatcher_.IsThreadSafe()) {
+    dispatcher_.Post([this, delay, work = std::move(work), alive = std::weak_ptr<bool>(alive_)]() mutable {
+      if (auto a = alive.lock(); a && *a) After(delay, std::move(work));
+    });
+    return;
+  }
   auto pending = std::make_unique<Pending>();
   Pending* raw = pending.get();
   raw->work = std::move(work);

@@ -19,10 +19,14 @@ class Timers {
   virtual void After(std::chrono::milliseconds delay, absl::AnyInvocable<void() &&> work) = 0;
 };
 
-// Timers on an event::Dispatcher. Dispatcher thread only; pending work is dropped on destruction.
+// Timers on an event::Dispatcher. After() may be called from any thread (a port arming its
+// sweeper while it is built, before or after the loop started): off the dispatcher thread it is
+// handed over with Post. Destroy on the dispatcher thread (or after the loop stopped); pending work
+// is dropped then, including hand-overs not yet run.
 class DispatcherTimers final : public Timers {
  public:
   explicit DispatcherTimers(event::Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
+  ~DispatcherTimers() override { *alive_ = false; }
   void After(std::chrono::milliseconds delay, absl::AnyInvocable<void() &&> work) override;
   size_t pending() const;
 
@@ -33,6 +37,7 @@ class DispatcherTimers final : public Timers {
   };
   event::Dispatcher& dispatcher_;
   std::vector<std::unique_ptr<Pending>> pending_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace sidecar::services
