@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/ai_integration/ai_integration_service.h"
+#include "services/ai_router/ai_router_service.h"
 #include "services/auth/auth_service.h"
 #include "services/capability_registry/capability_registry_service.h"
 #include "services/event_bus/event_bus_service.h"
@@ -48,6 +50,8 @@ const std::vector<Port>& Ports() {
       {"world-state", &MakeWorldStateService},
       {"quest-system", &MakeQuestSystemService},
       {"npc-behavior", &MakeNpcBehaviorService},
+      {"ai-integration", &MakeAiIntegrationService},
+      {"ai-router", &MakeAiRouterService},
   };
   return ports;
 }

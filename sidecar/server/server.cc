@@ -9,6 +9,7 @@
 #include "adapters/nats_http/nats_http.h"
 #include "adapters/nats_http/nats_listener.h"
 #include "adapters/native/native_cluster.h"
+#include "adapters/native/outbound_http_client.h"
 #include "adapters/transcoding/transcoder.h"
 #include "services/common/in_memory_state_store.h"
 #include "services/common/jetstream_event_publisher.h"
@@ -172,6 +173,7 @@ Server::~Server() {
   clusters_.Clear();
   publishers_.clear();
   stores_.clear();
+  outbound_http_.reset();
   store_conn_.reset();
   nats_.reset();
 }
@@ -202,6 +204,8 @@ absl::Status Server::CreateNativeCluster(const config::ClusterConfig& cc) {
     publishers_.push_back(std::make_unique<services::InMemoryEventPublisher>(dispatcher_));
   }
   deps.events = publishers_.back().get();
+  if (outbound_http_ == nullptr) outbound_http_ = std::make_unique<adapters::native::EvOutboundHttpClient>(dispatcher_);
+  deps.http = outbound_http_.get();
   adapters::native::NativeClusterOptions options;
   options.name = cc.name;
   options.services = nc.services;

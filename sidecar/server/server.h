@@ -23,6 +23,7 @@
 #include "sidecar/stats/metrics.h"
 #include "sidecar/upstream/cluster_manager.h"
 #include "services/common/event_publisher.h"
+#include "services/common/outbound_http.h"
 #include "services/common/state_store.h"
 
 namespace sidecar::server {
@@ -88,6 +89,8 @@ class Server {
   // Owned for the native clusters, which hold raw pointers: destroyed after them.
   std::vector<std::unique_ptr<services::StateStore>> stores_;
   std::vector<std::unique_ptr<services::EventPublisher>> publishers_;
+  // Outbound HTTP of the ports (ai-integration's openai_compatible provider): after the clusters.
+  std::unique_ptr<services::OutboundHttpClient> outbound_http_;
   std::shared_ptr<router::RouteTableHolder> routes_;
   // Shadow traffic (issue 7): mirrors, comparisons, the mismatch ring. Outlives the listeners (their
   // router filters hold mirror handles) and dies before the clusters (it may hold their requests).
