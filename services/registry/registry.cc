@@ -5,6 +5,10 @@
 #include "services/ai_integration/ai_integration_service.h"
 #include "services/ai_router/ai_router_service.h"
 #include "services/auth/auth_service.h"
+#include "services/body_broker_integration/body_broker_service.h"
+#include "services/environmental_narrative/environmental_narrative_service.h"
+#include "services/orchestration/orchestration_service.h"
+#include "services/story_teller/story_teller_service.h"
 #include "services/capability_registry/capability_registry_service.h"
 #include "services/event_bus/event_bus_service.h"
 #include "services/knowledge_base/knowledge_base_service.h"
@@ -51,7 +55,11 @@ const std::vector<Port>& Ports() {
       {"quest-system", &MakeQuestSystemService},
       {"npc-behavior", &MakeNpcBehaviorService},
       {"ai-integration", &MakeAiIntegrationService},
+      {"environmental-narrative", &MakeEnvironmentalNarrativeService},
+      {"orchestration", &MakeOrchestrationService},
       {"ai-router", &MakeAiRouterService},
+      {"body-broker-integration", &MakeBodyBrokerIntegrationService},
+      {"story-teller", &MakeStoryTellerService},
   };
   return ports;
 }

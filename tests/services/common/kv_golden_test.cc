@@ -3,6 +3,7 @@
 // passes in memory but leans on in-memory-only behaviour (ordering, revisions, expiry) fails here.
 // Ports added to the registry are covered without touching this file.
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "services/registry/registry.h"
@@ -21,9 +22,20 @@ TEST_P(KvGoldenTest, EveryGoldenFileReplaysOnJetStreamKv) {
     EXPECT_TRUE(made.ok()) << made.status();
     return made.ok() ? *std::move(made) : nullptr;
   };
+  // Ports that call others (SERVICES.md §1) find every other hostable port in process, on the same
+  // bucket; leaves never call them.
+  std::vector<PortHarness::Factory> others;
+  for (const std::string& name : HostableServices()) {
+    if (name == service) continue;
+    others.push_back([name](const ServiceDeps& deps) -> std::unique_ptr<Service> {
+      auto made = MakeService(name, deps);
+      EXPECT_TRUE(made.ok()) << made.status();
+      return made.ok() ? *std::move(made) : nullptr;
+    });
+  }
   const auto files = GoldenPaths(service);
   ASSERT_FALSE(files.empty()) << "no tests/golden/" << service;
-  for (const auto& file : files) RunGolden(make, file, KvStoreMaker());
+  for (const auto& file : files) RunGolden(make, file, KvStoreMaker(), others);
 }
 
 INSTANTIATE_TEST_SUITE_P(HostablePorts, KvGoldenTest, ::testing::ValuesIn(HostableServices()),

@@ -217,11 +217,18 @@ TEST_F(CutoverControllerTest, MismatchRateRollsBackThroughTheKvFromTheMinimumCou
   EXPECT_EQ(state->rollback->from, (Weights{{"legacy", 5000}, {"settings-native", 5000}}));
   EXPECT_NE(state->by.find("guard@controller-test/"), std::string::npos) << state->by;
   EXPECT_NE(state->reason.find("mismatch_rate 100% > 5%"), std::string::npos) << state->reason;
-  // Counted when the write's result comes back, which may be after the watcher applied it.
-  EXPECT_TRUE(WaitFor([&] {
-    return metrics_.rollbacks_total.Add({{"service", "settings"}, {"action", "*"}, {"rule", "mismatch_rate"}})
-               .Value() == 1;
-  }));
+  // Counted when the write's result comes back, which may be after the watcher applied it; that
+  // callback signals no state change, so WaitFor (woken by changes) cannot wait for it: ask the loop
+  // again until the count shows, bounded.
+  bool counted = false;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       !counted && std::chrono::steady_clock::now() < until;) {
+    counted = OnLoop([&] {
+      return metrics_.rollbacks_total.Add({{"service", "settings"}, {"action", "*"}, {"rule", "mismatch_rate"}})
+                 .Value() == 1;
+    });
+  }
+  EXPECT_TRUE(counted);
   // Rolled back to the safe weights: the breach (window reset) does not write again.
   EXPECT_EQ(OnLoop([&] {
               for (int i = 0; i < 30; ++i) controller_->OnShadowCompared(kRoute, "settings-native", false);
