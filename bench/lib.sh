@@ -1,10 +1,14 @@
 # Shared by the bench scripts (source it): a work directory removed at exit with every process the
-# script started (append PIDs to `pids`), a free loopback port, and an event-driven wait for a log
-# line (tail -f, bounded), never a sleep loop. Set `work_prefix` before sourcing.
+# script started (append PIDs to `pids`; stopped newest first), a free loopback port, and an
+# event-driven wait for a log line (tail -f, bounded), never a sleep loop. Set `work_prefix` before
+# sourcing.
 work="$(mktemp -d -t "${work_prefix:-sidecar-bench}.XXXXXX")"
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Newest first: a sidecar stops before the nats-server it drains through (else it waits out its
+  # drain timeout).
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }

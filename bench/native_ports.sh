@@ -62,7 +62,8 @@ run() {  # label url subject data concurrency
     --label "$1" | tail -n 1
 }
 get='{"player_id":"'$player'","platform":"mobile"}'
-printf '%-28s %8s %6s %10s %9s %9s %9s %9s %7s %8s\n' run requests inflight rq/s p50_ms p90_ms p99_ms p999_ms errors timeouts
+printf '%-30s %-11s %5s %8s %9s %10s %8s %8s %8s %8s %8s %7s %8s\n' run mode conc rate requests rq/s \
+  p50_ms p90_ms p99_ms p999_ms max_ms errors timeouts
 for round in $(seq 1 "$rounds"); do
   for c in 1 16; do
     run "raw echo c=$c" "$mem_url" bench.echo '{}' "$c"

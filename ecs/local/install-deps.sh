@@ -17,10 +17,14 @@ PACKAGES=(
   # integration tests and the demo: a real NATS server and the legacy FastAPI stand-ins, which
   # run on Debian's /usr/bin/python3
   nats-server python3-fastapi python3-uvicorn
+  # tests/integration/security_*: the test PKI (CA, server and client certificates) is made with it
+  openssl
   # tests/ecs: promtool checks the alert rules (npm, for tsc, comes with the machine's nodejs)
   prometheus
   # tests/integration/shadow_e2e_test: the admin /status page is rendered in headless Chromium
   chromium
+  # bench/run: the reverse proxies the sidecar is compared with
+  haproxy nginx-light
 )
 
 missing=()

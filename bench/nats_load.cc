@@ -1,0 +1,347 @@
+#include "bench/nats_load.h"
+
+#include <nats/nats.h>
+#include <signal.h>
+
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <utility>
+
+namespace sidecar::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct NatsConnectionDeleter {
+  void operator()(natsConnection* nc) const noexcept { natsConnection_Destroy(nc); }
+};
+using NatsConnectionPtr = std::unique_ptr<natsConnection, NatsConnectionDeleter>;
+struct NatsMsgDeleter {
+  void operator()(natsMsg* m) const noexcept { natsMsg_Destroy(m); }
+};
+using NatsMsgPtr = std::unique_ptr<natsMsg, NatsMsgDeleter>;
+
+NatsConnectionPtr Connect(const std::string& url, std::string& error) {
+  natsOptions* opts = nullptr;
+  natsConnection* nc = nullptr;
+  natsOptions_Create(&opts);
+  natsOptions_SetURL(opts, url.c_str());
+  natsOptions_SetSendAsap(opts, true);
+  natsStatus s = natsConnection_Connect(&nc, opts);
+  natsOptions_Destroy(opts);
+  if (s != NATS_OK) {
+    error = "connect " + url + ": " + natsStatus_GetText(s);
+    return nullptr;
+  }
+  return NatsConnectionPtr(nc);
+}
+
+std::vector<std::pair<std::string, std::string>> ParseHeaders(
+    const std::vector<std::string>& headers) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& h : headers) {
+    const size_t colon = h.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = h.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    out.emplace_back(h.substr(0, colon), std::move(value));
+  }
+  return out;
+}
+
+NatsMsgPtr BuildMessage(const std::string& subject, const char* reply,
+                        const std::vector<std::pair<std::string, std::string>>& headers,
+                        const std::string& data) {
+  natsMsg* msg = nullptr;
+  natsMsg_Create(&msg, subject.c_str(), reply, data.data(), static_cast<int>(data.size()));
+  for (const auto& [key, value] : headers) natsMsgHeader_Add(msg, key.c_str(), value.c_str());
+  return NatsMsgPtr(msg);
+}
+
+// Every "{seq}" in the payload becomes the request's number, so requests that must differ (an
+// idempotency key per purchase) can be generated from one template.
+std::string WithSequence(const std::string& data, uint64_t seq) {
+  static constexpr std::string_view kPlaceholder = "{seq}";
+  if (data.find(kPlaceholder) == std::string::npos) return data;
+  std::string out;
+  size_t from = 0;
+  for (size_t at = data.find(kPlaceholder); at != std::string::npos;
+       at = data.find(kPlaceholder, from)) {
+    out.append(data, from, at - from).append(std::to_string(seq));
+    from = at + kPlaceholder.size();
+  }
+  return out.append(data, from, std::string::npos);
+}
+
+// N requests in flight; slot i's replies arrive on <inbox>.<i>.<seq>, so a late reply to a request
+// that already timed out is recognised (stale seq) and dropped.
+class NatsLoad {
+ public:
+  NatsLoad(const NatsLoadOptions& options, natsConnection* nc)
+      : o_(options), nc_(nc), headers_(ParseHeaders(options.headers)), slots_(options.inflight) {
+    natsInbox* inbox = nullptr;
+    natsInbox_Create(&inbox);
+    inbox_ = inbox;
+    natsInbox_Destroy(inbox);
+  }
+
+  bool Run(RunResult& result, std::string& error) {
+    natsSubscription* sub = nullptr;
+    natsStatus s =
+        natsConnection_Subscribe(&sub, nc_, (inbox_ + ".>").c_str(), &NatsLoad::OnReply, this);
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
+    if (s == NATS_OK) s = natsConnection_Flush(nc_);
+    if (s != NATS_OK) {
+      error = std::string("subscribe: ") + natsStatus_GetText(s);
+      if (sub != nullptr) natsSubscription_Destroy(sub);
+      return false;
+    }
+    const auto start = Clock::now();
+    measure_start_ = start + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(o_.warmup_s));
+    const auto end = measure_start_ + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(o_.seconds));
+    const auto timeout = std::chrono::milliseconds(o_.timeout_ms);
+    measuring_ = o_.warmup_s <= 0;
+    std::vector<Pending> to_send;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = 0; i < slots_.size(); ++i) to_send.push_back(Arm(i, Clock::now()));
+    }
+    Publish(to_send);
+    Clock::time_point stopped_at;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!stopping_) {
+        Clock::time_point wake = end;
+        if (!measuring_) wake = std::min(wake, measure_start_);
+        for (const Slot& slot : slots_) {
+          if (slot.active) wake = std::min(wake, slot.sent + timeout);
+        }
+        cv_.wait_until(lock, wake);
+        const auto now = Clock::now();
+        if (!measuring_ && now >= measure_start_) {
+          measuring_ = true;
+          measure_start_ = now;
+          result_.latency.Reset();
+          result_ = RunResult{};
+        }
+        if (now >= end) stopping_ = true;
+        if (stopping_) break;
+        to_send.clear();
+        for (size_t i = 0; i < slots_.size(); ++i) {
+          if (slots_[i].active && slots_[i].sent + timeout <= now) {
+            if (measuring_) ++result_.timeouts;
+            to_send.push_back(Arm(i, now));
+          }
+        }
+        lock.unlock();
+        Publish(to_send);
+        lock.lock();
+      }
+      stopped_at = Clock::now();
+    }
+    // Drain: the callback may be running; after this it never runs again.
+    natsSubscription_Drain(sub);
+    natsSubscription_WaitForDrainCompletion(sub, 5000);
+    natsSubscription_Destroy(sub);
+
+    std::lock_guard<std::mutex> lock(mu_);
+    result = std::move(result_);
+    result.label = o_.label.empty() ? o_.subject : o_.label;
+    result.mode = "nats";
+    result.concurrency = o_.inflight;
+    result.elapsed_s = std::chrono::duration<double>(stopped_at - measure_start_).count();
+    return true;
+  }
+
+ private:
+  struct Slot {
+    uint64_t seq = 0;
+    Clock::time_point sent;
+    bool active = false;
+  };
+  struct Pending {
+    std::string reply;
+    uint64_t seq = 0;
+  };
+
+  // Under mu_: the slot's next request.
+  Pending Arm(size_t index, Clock::time_point now) {
+    Slot& slot = slots_[index];
+    slot.seq = next_seq_++;
+    slot.sent = now;
+    slot.active = true;
+    return Pending{inbox_ + "." + std::to_string(index) + "." + std::to_string(slot.seq), slot.seq};
+  }
+
+  void Publish(const std::vector<Pending>& pending) {
+    for (const Pending& p : pending) {
+      NatsMsgPtr msg =
+          BuildMessage(o_.subject, p.reply.c_str(), headers_, WithSequence(o_.data, p.seq));
+      natsConnection_PublishMsg(nc_, msg.get());
+    }
+  }
+
+  // Runs on the subscription's nats.c delivery thread.
+  static void OnReply(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) noexcept {
+    NatsMsgPtr msg(raw);
+    auto* self = static_cast<NatsLoad*>(closure);
+    const auto now = Clock::now();
+    std::string_view subject = natsMsg_GetSubject(raw);
+    subject.remove_prefix(std::min(subject.size(), self->inbox_.size() + 1));
+    const size_t dot = subject.find('.');
+    if (dot == std::string_view::npos) return;
+    size_t index = 0;
+    uint64_t seq = 0;
+    std::from_chars(subject.data(), subject.data() + dot, index);
+    std::from_chars(subject.data() + dot + 1, subject.data() + subject.size(), seq);
+
+    std::string outcome = "ok";
+    if (natsMsg_IsNoResponders(raw)) {
+      outcome = "no_responders";
+    } else {
+      const char* code = nullptr;
+      if (natsMsgHeader_Get(raw, "Nats-Service-Error-Code", &code) == NATS_OK && code != nullptr) {
+        outcome = code;
+      } else if (natsMsgHeader_Get(raw, "Nats-Service-Error", &code) == NATS_OK) {
+        outcome = "service_error";
+      }
+    }
+    Pending next;
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (index >= self->slots_.size()) return;
+      Slot& slot = self->slots_[index];
+      if (!slot.active || slot.seq != seq || self->stopping_) return;  // stale, or the run is over
+      slot.active = false;
+      if (self->measuring_) {
+        RunResult& r = self->result_;
+        r.latency.Record(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot.sent).count()));
+        ++r.responses;
+        if (outcome != "ok") ++r.errors;
+        ++r.statuses[outcome];
+        if (self->o_.count > 0 && r.responses >= self->o_.count) {
+          self->stopping_ = true;
+          self->cv_.notify_one();
+          return;
+        }
+      }
+      next = self->Arm(index, Clock::now());
+    }
+    self->Publish({next});
+  }
+
+  const NatsLoadOptions& o_;
+  natsConnection* nc_;
+  const std::vector<std::pair<std::string, std::string>> headers_;
+  std::string inbox_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Slot> slots_;
+  uint64_t next_seq_ = 0;
+  bool measuring_ = false;
+  bool stopping_ = false;
+  Clock::time_point measure_start_;
+  RunResult result_;
+};
+
+void OnResponderMsg(natsConnection* nc, natsSubscription*, natsMsg* msg, void* closure) noexcept {
+  const auto* body = static_cast<const std::string*>(closure);
+  if (natsMsg_GetReply(msg) != nullptr) {
+    natsConnection_Publish(nc, natsMsg_GetReply(msg), body->data(), static_cast<int>(body->size()));
+  }
+  natsMsg_Destroy(msg);
+}
+
+}  // namespace
+
+bool IsLoopbackNatsUrl(const std::string& url) {
+  return url.rfind("nats://127.", 0) == 0 || url.rfind("nats://localhost:", 0) == 0 ||
+         url == "nats://localhost";
+}
+
+bool RunNatsLoad(const NatsLoadOptions& options, RunResult& result, std::string& error) {
+  if (options.inflight < 1 || options.seconds <= 0 || options.seconds > 3600 ||
+      options.warmup_s < 0 || options.warmup_s > 600 || options.timeout_ms <= 0) {
+    error = "need --inflight >= 1, --seconds in (0, 3600], --warmup in [0, 600], --timeout-ms > 0";
+    return false;
+  }
+  NatsConnectionPtr nc = Connect(options.url, error);
+  if (nc == nullptr) return false;
+  NatsLoad load(options, nc.get());
+  return load.Run(result, error);
+}
+
+int RunRequest(const std::string& url, const std::string& subject,
+               const std::vector<std::string>& headers, const std::string& data, int timeout_ms) {
+  std::string error;
+  NatsConnectionPtr nc = Connect(url, error);
+  if (nc == nullptr) {
+    std::cerr << error << "\n";
+    return 1;
+  }
+  NatsMsgPtr req = BuildMessage(subject, nullptr, ParseHeaders(headers), data);
+  natsMsg* raw_reply = nullptr;
+  natsStatus s = natsConnection_RequestMsg(&raw_reply, nc.get(), req.get(), timeout_ms);
+  if (s != NATS_OK) {
+    std::cout << subject << " -> " << natsStatus_GetText(s) << "\n";
+    return 1;
+  }
+  NatsMsgPtr reply(raw_reply);
+  std::cout << subject << " ->";
+  const char** keys = nullptr;
+  int n = 0;
+  if (natsMsgHeader_Keys(raw_reply, &keys, &n) == NATS_OK) {
+    for (int i = 0; i < n; ++i) {
+      const char* v = nullptr;
+      natsMsgHeader_Get(raw_reply, keys[i], &v);
+      std::cout << " " << keys[i] << "=" << (v ? v : "");
+    }
+    free(keys);
+  }
+  std::cout << "\n  " << std::string(natsMsg_GetData(raw_reply), natsMsg_GetDataLength(raw_reply))
+            << "\n";
+  return 0;
+}
+
+int RunResponder(const std::string& url, const std::string& subject, const std::string& queue,
+                 const std::string& body, double max_seconds) {
+  std::string error;
+  NatsConnectionPtr nc = Connect(url, error);
+  if (nc == nullptr) {
+    std::cerr << error << "\n";
+    return 1;
+  }
+  natsSubscription* sub = nullptr;
+  natsStatus s = natsConnection_QueueSubscribe(&sub, nc.get(), subject.c_str(), queue.c_str(),
+                                               OnResponderMsg, const_cast<std::string*>(&body));
+  if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
+  if (s == NATS_OK) s = natsConnection_Flush(nc.get());
+  if (s != NATS_OK) {
+    std::cerr << "subscribe: " << natsStatus_GetText(s) << "\n";
+    if (sub != nullptr) natsSubscription_Destroy(sub);
+    return 1;
+  }
+  std::cout << "responder ready on " << subject << std::endl;
+  // Bounded: exits on SIGTERM/SIGINT (blocked in main, so they queue here) or after max_seconds.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  timespec limit{static_cast<time_t>(max_seconds), 0};
+  sigtimedwait(&stop_signals, nullptr, &limit);
+  natsSubscription_Drain(sub);
+  natsSubscription_WaitForDrainCompletion(sub, 2000);
+  natsSubscription_Destroy(sub);
+  return 0;
+}
+
+}  // namespace sidecar::bench

@@ -1,0 +1,192 @@
+"""bench/run's report: medians over rounds per path, the ratios to the anchors and the goals of issue 8.
+
+Reads the JSON lines bench/run collected (one sidecar-load run each) and prints plain-text tables.
+With --quick 1 it judges nothing about speed: it only checks that every run got answers, without
+errors or timeouts, and exits 1 otherwise.
+"""
+import argparse
+import json
+import statistics
+import sys
+
+NAMES = {
+    "a": "a origin direct",
+    "b": "b nginx -> origin",
+    "c": "c haproxy -> origin",
+    "d": "d sidecar pass-through -> origin",
+    "e": "e raw nats.c -> raw responder",
+    "f": "f NATS -> sidecar -> native",
+    "g": "g NATS -> sidecar -> legacy HTTP",
+    "h": "h HTTP -> gw -> NATS -> native",
+    "i": "i h + 100% shadow to legacy",
+    "j": "j payment.purchase JetStream KV",
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--sizes", required=True)
+    ap.add_argument("--quick", type=int, default=0)
+    ap.add_argument("--rss-idle-kb", default="")
+    ap.add_argument("--rss-load-kb", default="")
+    ap.add_argument("--rss-hwm-kb", default="")
+    ap.add_argument("--ready-ms", default="")
+    ap.add_argument("--shadow", default="")
+    ap.add_argument("--conns", default="64")
+    ap.add_argument("--rate", default="5000")
+    ap.add_argument("--rate-conns", default="32")
+    ap.add_argument("--inflight", default="32")
+    ap.add_argument("--secs", default="5")
+    ap.add_argument("--rounds", default="3")
+    a = ap.parse_args()
+
+    runs = {}
+    with open(a.results) as f:
+        for line in f:
+            rec = json.loads(line)
+            runs.setdefault((rec["test"], rec["contender"]), []).append(rec["run"])
+
+    def med(test, who, key):
+        rs = runs.get((test, who))
+        return statistics.median(r[key] for r in rs) if rs else None
+
+    def spread(test, who):
+        rs = runs.get((test, who))
+        if not rs or len(rs) < 2:
+            return ""
+        v = [r["rps"] for r in rs]
+        m = statistics.median(v)
+        return "±%.0f%%" % (50 * (max(v) - min(v)) / m) if m else ""
+
+    def problems(who, tests):
+        errs = touts = 0
+        for t in tests:
+            for r in runs.get((t, who), []):
+                errs += r["errors"]
+                touts += r["timeouts"]
+        return errs, touts
+
+    def fmt(v, spec="%.3f"):
+        return "-" if v is None else spec % v
+
+    mode = "SMOKE RUN: checks that every path works; the numbers mean nothing" if a.quick else \
+        "medians of %s round(s), %s s per run" % (a.rounds, a.secs)
+    print("\n== HTTP paths (%s)" % mode)
+    print("   rq/s: closed loop, %s connections | p50/p99 at 1 connection (closed loop) |"
+          " p50/p99 at %s rq/s open loop over %s connections, latency from the intended send time"
+          % (a.conns, a.rate, a.rate_conns))
+    print("%-34s %9s %6s %9s %9s %9s %9s %8s %7s" % ("path", "rq/s", "spread", "p50@1c", "p99@1c",
+                                                   "p50@rate", "p99@rate", "got/s", "err/to"))
+    for who in "abcdhi":
+        e, t = problems(who, ["http_tput", "http_c1", "http_open"])
+        print("%-34s %9s %6s %9s %9s %9s %9s %8s %7s" % (
+            NAMES[who], fmt(med("http_tput", who, "rps"), "%.0f"), spread("http_tput", who),
+            fmt(med("http_c1", who, "p50_ms")), fmt(med("http_c1", who, "p99_ms")),
+            fmt(med("http_open", who, "p50_ms")), fmt(med("http_open", who, "p99_ms")),
+            fmt(med("http_open", who, "rps"), "%.0f"), "%d/%d" % (e, t)))
+    print("\n== NATS paths: rq/s at %s in flight | p50/p99 sequential (1 in flight)" % a.inflight)
+    print("%-34s %9s %6s %9s %9s %9s %9s %7s" % ("path", "rq/s", "spread", "p50@N", "p99@N", "p50@1", "p99@1",
+                                               "err/to"))
+    for who in "efgj":
+        e, t = problems(who, ["nats_tput", "nats_seq"])
+        print("%-34s %9s %6s %9s %9s %9s %9s %7s" % (
+            NAMES[who], fmt(med("nats_tput", who, "rps"), "%.0f"), spread("nats_tput", who),
+            fmt(med("nats_tput", who, "p50_ms")), fmt(med("nats_tput", who, "p99_ms")),
+            fmt(med("nats_seq", who, "p50_ms")), fmt(med("nats_seq", who, "p99_ms")), "%d/%d" % (e, t)))
+
+    sizes = []
+    with open(a.sizes) as f:
+        sizes = [json.loads(line) for line in f if line.strip()]
+    print("\n== k payload sizes, bytes (JSON as the transcoder prints it vs binary protobuf)")
+    print("%-52s %8s %8s %9s %9s %7s" % ("golden step (action)", "req_json", "req_pb", "resp_json", "resp_pb",
+                                         "json/pb"))
+    for s in sizes:
+        print("%-52s %8d %8d %9d %9d %7.2f" % (s["name"], s["request_json"], s["request_proto"],
+                                               s["response_json"], s["response_proto"], s["ratio"]))
+    total = next((s for s in sizes if s["name"] == "total"), None)
+
+    def mb(kb):
+        return int(kb) / 1024 if kb.strip() else None
+
+    rss_idle = mb(a.rss_idle_kb)
+    rss_load = [int(x) / 1024 for x in a.rss_load_kb.split()]
+    rss_hwm = mb(a.rss_hwm_kb)
+    ready = [float(x) for x in a.ready_ms.split()]
+    print("\n== l native host with every port (SERVICES=all, in-memory store)")
+    print("RSS idle (fixtures loaded) %s MB; after each round's NATS load %s MB; peak (VmHWM) %s MB" % (
+        fmt(rss_idle, "%.1f"), " ".join("%.1f" % x for x in rss_load) or "-", fmt(rss_hwm, "%.1f")))
+    print("start -> ready: %s ms (median of %d start(s): %s)" % (
+        fmt(statistics.median(ready) if ready else None, "%.0f"), len(ready), " ".join("%.0f" % x for x in ready)))
+    if a.shadow:
+        try:
+            lines = [l.strip() for l in open(a.shadow) if l.strip()]
+        except OSError:
+            lines = []
+        print("i shadow outcomes: %s" % ("; ".join(lines) if lines else "none recorded"))
+
+    def ratio(x, y):
+        return x / y if x is not None and y else None
+
+    rows = [
+        ("d/b throughput", ratio(med("http_tput", "d", "rps"), med("http_tput", "b", "rps")), ">= 1.0x",
+         lambda v: v >= 1.0, "%.2fx"),
+        ("d/b p50 @1 connection", ratio(med("http_c1", "d", "p50_ms"), med("http_c1", "b", "p50_ms")), "<= 1.1x",
+         lambda v: v <= 1.1, "%.2fx"),
+        ("f/e throughput", ratio(med("nats_tput", "f", "rps"), med("nats_tput", "e", "rps")), ">= 0.5x",
+         lambda v: v >= 0.5, "%.2fx"),
+        ("f/e sequential p50", ratio(med("nats_seq", "f", "p50_ms"), med("nats_seq", "e", "p50_ms")), "<= 1.2x",
+         lambda v: v <= 1.2, "%.2fx"),
+        ("h throughput (rq/s)", med("http_tput", "h", "rps"), ">= 50000", lambda v: v >= 50000, "%.0f"),
+        ("h/b throughput", ratio(med("http_tput", "h", "rps"), med("http_tput", "b", "rps")), "(shown)", None,
+         "%.2fx"),
+        ("h p99 @%s rq/s (ms)" % a.rate, med("http_open", "h", "p99_ms"), "< 1 ms", lambda v: v < 1.0, "%.3f"),
+        ("i/h p99 @%s rq/s" % a.rate, ratio(med("http_open", "i", "p99_ms"), med("http_open", "h", "p99_ms")),
+         "<= 1.1x", lambda v: v <= 1.1, "%.2fx"),
+        ("g/e throughput", ratio(med("nats_tput", "g", "rps"), med("nats_tput", "e", "rps")), "(shown)", None,
+         "%.2fx"),
+        ("j/e throughput", ratio(med("nats_tput", "j", "rps"), med("nats_tput", "e", "rps")), "(shown)", None,
+         "%.2fx"),
+        ("k JSON/protobuf bytes", total["ratio"] if total else None, ">= 3x", lambda v: v >= 3.0, "%.2fx"),
+        ("l RSS idle (MB)", rss_idle, "<= 30", lambda v: v <= 30, "%.1f"),
+        ("l start -> ready (ms)", statistics.median(ready) if ready else None, "<= 200", lambda v: v <= 200,
+         "%.0f"),
+    ]
+    print("\n== Ratios to the anchors and the goals (issue 8)")
+    print("%-28s %10s %10s  %s" % ("figure", "measured", "goal", "status"))
+    for name, value, goal, ok, spec in rows:
+        if value is None:
+            status = "not measured"
+        elif a.quick:
+            status = "smoke (not judged)"
+        elif ok is None:
+            status = ""
+        else:
+            status = "met" if ok(value) else "MISSED"
+        print("%-28s %10s %10s  %s" % (name, fmt(value, spec), goal, status))
+
+    if a.quick:
+        bad = []
+        for (test, who), rs in sorted(runs.items()):
+            for r in rs:
+                if r["requests"] == 0 or r["errors"] or r["timeouts"]:
+                    bad.append("%s/%s: %d answers, %d errors %s, %d timeouts" % (
+                        test, who, r["requests"], r["errors"], r["statuses"], r["timeouts"]))
+        expected = {(t, w) for t in ("http_tput", "http_c1", "http_open") for w in "abcdhi"}
+        expected |= {(t, w) for t in ("nats_tput", "nats_seq") for w in "efgj"}
+        missing = sorted(expected - set(runs))
+        if missing:
+            bad.append("no result for " + ", ".join("%s/%s" % m for m in missing))
+        if not total or total["request_proto"] == 0:
+            bad.append("k: no payload sizes")
+        if rss_idle is None or not ready:
+            bad.append("l: no RSS or ready time")
+        if bad:
+            print("\nSMOKE FAILED:\n  " + "\n  ".join(bad))
+            return 1
+        print("\nsmoke ok: every path answered without errors or timeouts")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
