@@ -101,6 +101,9 @@ def sidecar_secrets(p, service):
         "NATS_TLS_CA": f"{ssm}nats/tls/ca",
         "NATS_TLS_CERT": f"{ssm}nats/tls/{service}/cert",
         "NATS_TLS_KEY": f"{ssm}nats/tls/{service}/key",
+        # The admin port listens on all interfaces (metrics scraping), so its mutating endpoints
+        # need a bearer token; the sidecar refuses to start without one (docs/SECURITY.md).
+        "ADMIN_TOKEN": f"{sm}sidecar/admin-token",
     }
 
 

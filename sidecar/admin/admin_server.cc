@@ -142,6 +142,13 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Create(const config::H
   return server;
 }
 
+absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Create(const config::AdminConfig& config,
+                                                                 event::Dispatcher& dispatcher) {
+  absl::StatusOr<std::unique_ptr<AdminServer>> server = Create(config.address, dispatcher);
+  if (server.ok()) (*server)->token_ = config.token;
+  return server;
+}
+
 AdminServer::AdminServer(event::Dispatcher& dispatcher, EvHttpPtr http, uint16_t port)
     : dispatcher_(dispatcher), http_(std::move(http)), port_(port) {}
 
@@ -258,6 +265,13 @@ http::Response AdminServer::DispatchPost(const Request& request, evhttp_request*
     r.headers.Set("Allow", "GET, HEAD");
     return r;
   }
+  if (!token_.empty() && !Authorized(evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"))) {
+    log::Warn("admin: rejected an unauthenticated POST (admin token missing or wrong)", {{"path", request.path}});
+    http::Response r = ErrorResponse(401, "UNAUTHENTICATED",
+                                     "this admin endpoint needs Authorization: Bearer <admin token>");
+    r.headers.Set("WWW-Authenticate", "Bearer realm=\"nats-sidecar admin\"");
+    return r;
+  }
   const char* type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
   if (type == nullptr || !absl::StartsWithIgnoreCase(type, "application/json")) {
     return ErrorResponse(415, "INVALID_ARGUMENT", "admin POST bodies must be Content-Type: application/json");
@@ -268,6 +282,18 @@ http::Response AdminServer::DispatchPost(const Request& request, evhttp_request*
   with_body.body.resize(length);
   evbuffer_copyout(in, with_body.body.data(), length);
   return Invoke(with_body, const_cast<Entry*>(entry)->handler);
+}
+
+bool AdminServer::Authorized(const char* authorization) const {
+  if (authorization == nullptr) return false;
+  absl::string_view value(authorization);
+  if (!absl::StartsWithIgnoreCase(value, "Bearer ")) return false;
+  value.remove_prefix(7);
+  // Constant time in the token's contents, so response timing does not reveal a prefix.
+  if (value.size() != token_.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < value.size(); ++i) diff |= static_cast<unsigned char>(value[i] ^ token_[i]);
+  return diff == 0;
 }
 
 http::Response AdminServer::Invoke(const Request& request, Handler& handler) {

@@ -47,6 +47,11 @@ class AdminServer {
   // A bind failure is UNAVAILABLE and a malformed address INVALID_ARGUMENT; both name the address.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Create(const config::HostPort& address,
                                                              event::Dispatcher& dispatcher);
+  // As above, on config.address; with a non-empty config.token every POST (the mutating
+  // endpoints) must carry "Authorization: Bearer <token>", else 401 and nothing changes. Reads
+  // stay open: /ready and /metrics are scraped by load balancers and Prometheus.
+  static absl::StatusOr<std::unique_ptr<AdminServer>> Create(const config::AdminConfig& config,
+                                                             event::Dispatcher& dispatcher);
   ~AdminServer();
 
   AdminServer(const AdminServer&) = delete;
@@ -77,11 +82,13 @@ class AdminServer {
   http::Response Dispatch(const Request& request);
   http::Response DispatchPost(const Request& request, evhttp_request* req);
   static http::Response Invoke(const Request& request, Handler& handler);
+  bool Authorized(const char* authorization) const;
   http::Response RenderIndex() const;
 
   event::Dispatcher& dispatcher_;
   EvHttpPtr http_;
   uint16_t port_;
+  std::string token_;  // "" -> POSTs need no token (loopback only; the loader enforces that)
   std::map<std::string, Entry> handlers_;
   std::map<std::string, Entry> post_handlers_;  // by prefix  // sorted, so the index page is stable
 };

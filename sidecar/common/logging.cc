@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "nlohmann/json.hpp"
+#include "sidecar/common/redact.h"
 
 namespace sidecar::log {
 namespace {
@@ -56,8 +57,12 @@ void Write(Level level, std::string_view msg, std::initializer_list<Field> field
   nlohmann::ordered_json line;
   line["ts"] = NowRfc3339();
   line["level"] = LevelName(level);
-  line["msg"] = std::string(msg);
-  for (const auto& [k, v] : fields) line[std::string(k)] = std::string(v);
+  // Every line is redacted here, once, so no call site can leak a credential by forgetting to
+  // (an upstream error quoting a header, a URL with userinfo, a JSON body in an error message).
+  line["msg"] = redact::Text(msg);
+  for (const auto& [k, v] : fields) {
+    line[std::string(k)] = redact::IsSecretKey(k) && !v.empty() ? std::string(redact::kRedacted) : redact::Text(v);
+  }
   // Replace invalid UTF-8 rather than throwing: logging must never fail the caller.
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text.push_back('\n');

@@ -23,6 +23,29 @@ struct ServerConfig {
 
 struct AdminConfig {
   HostPort address{"127.0.0.1", 9901};
+  // Bearer token for mutating endpoints (POST ...). Required by the loader when `address` is not a
+  // loopback address: anything that can reach a non-loopback port could otherwise change route
+  // weights. From `token: ${env:VAR}` or read from `token_file` at load time (never inline).
+  std::string token;
+  std::string token_file;  // shown in /config_dump; the token itself never is
+};
+
+// TLS to NATS (tls:// URLs, or any URL when this section is present). PEM material comes from a
+// file (`*_file`) or from an environment variable holding the PEM text (`*_pem: ${env:VAR}`, how
+// ECS hands SSM SecureString parameters to a container); at most one of the two per item.
+struct NatsTlsConfig {
+  std::string ca_file;
+  std::string ca_pem;
+  std::string cert_file;  // cert + key: mutual TLS (the server verifies us too)
+  std::string cert_pem;
+  std::string key_file;
+  std::string key_pem;  // a secret: env only, redacted
+  // Name expected in the server's certificate; default: the host all server URLs share (nats.c
+  // checks one name, so URLs naming different hosts need this).
+  std::string server_name;
+  // Skips verification of the server's certificate (chain and name): anyone on the path can then
+  // read and forge every request. Only for a lab; a warning is logged on every connect setup.
+  bool insecure_skip_verify_dangerous = false;
 };
 
 struct NatsConfig {
@@ -36,11 +59,21 @@ struct NatsConfig {
   // within the 15 s the fleet promises.
   int64_t ping_interval_ms = 2000;
   int64_t max_pings_out = 2;
+  // Replies to this connection's requests (nats.c's own and every nats cluster's RequestMux, unless
+  // the cluster sets its own) arrive under <inbox_prefix>.>. "_INBOX.<service>" lets the NATS
+  // permissions allow a service exactly its own replies (config/nats/permissions.conf).
   std::string inbox_prefix;  // "" -> _INBOX
-  // Credentials: never inline secrets in a shared file; use ${env:...}. Redacted in /config_dump.
+  std::optional<NatsTlsConfig> tls;
+  // Authentication: at most one of user/password, token, nkey_seed_file, credentials_file.
+  // Secret values come from ${env:...} or a *_file read at load time; the loader rejects them
+  // inline (docs/SECURITY.md). Redacted in /config_dump.
   std::string user;
   std::string password;
+  std::string password_file;
   std::string token;
+  std::string token_file;
+  std::string nkey_seed_file;    // an NKey user seed (SU...); the public key is derived from it
+  std::string credentials_file;  // a .creds file: user JWT + NKey seed (nsc generate creds)
 };
 
 // One HTTP action route: action -> method + path template ("GET /api/settings/players/{player_id}").
@@ -83,7 +116,7 @@ struct NatsClusterConfig {
   std::string mode = "action";
   std::string subject;  // required for passthrough; "" in action mode
   int64_t timeout_ms = 5000;
-  std::string inbox_prefix;  // "" -> _INBOX
+  std::string inbox_prefix;  // "" -> nats.inbox_prefix (filled in by the loader) -> _INBOX
   // A periodic request to `subject`: no responders or no reply within timeout_ms fails it.
   std::optional<HealthCheckConfig> health_check;
 };

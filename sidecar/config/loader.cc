@@ -107,6 +107,58 @@ absl::Status ExpandInto(absl::string_view text, const EnvLookup& env, std::strin
   return absl::OkStatus();
 }
 
+// Whether `text` consists only of ${env:...} references whose defaults are empty or themselves only
+// references: a secret written so is never in the config file, nor in a copy of it that is shared,
+// committed or shown. `${env:NATS_PASSWORD:-}` (optional, empty when unset) passes;
+// `${env:NATS_PASSWORD:-hunter2}` and `hunter2` do not.
+bool OnlyEnvReferences(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!absl::StartsWith(text.substr(i), "${env:")) return false;
+    size_t j = i + 2;
+    int depth = 1;
+    while (j < text.size()) {  // the matching '}', as ExpandInto finds it
+      if (text[j] == '$' && j + 1 < text.size() && (text[j + 1] == '$' || text[j + 1] == '{')) {
+        if (text[j + 1] == '{') ++depth;
+        j += 2;
+        continue;
+      }
+      if (text[j] == '}' && --depth == 0) break;
+      ++j;
+    }
+    if (j >= text.size()) return false;
+    const absl::string_view body = text.substr(i + 6, j - i - 6);
+    if (const size_t sep = body.find(":-"); sep != absl::string_view::npos) {
+      const absl::string_view fallback = body.substr(sep + 2);
+      if (!fallback.empty() && !OnlyEnvReferences(fallback)) return false;
+    }
+    i = j + 1;
+  }
+  return true;
+}
+
+// nats://user:pass@host -> nats://user:<redacted>@host; nats://token@host ->
+// nats://<redacted>@host.
+std::string RedactUrl(const std::string& url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  const size_t authority = scheme_end + 3;
+  const size_t authority_end = url.find('/', authority);
+  const size_t at = url.rfind('@', authority_end == std::string::npos ? url.size() : authority_end);
+  if (at == std::string::npos || at < authority) return url;
+  const std::string userinfo = url.substr(authority, at - authority);
+  const size_t colon = userinfo.find(':');
+  const std::string kept = colon == std::string::npos ? "" : userinfo.substr(0, colon + 1);
+  return absl::StrCat(url.substr(0, authority), kept, kRedacted, url.substr(at));
+}
+
+bool HasUserInfo(absl::string_view url) { return RedactUrl(std::string(url)) != url; }
+
+// The admin port is reachable only from this host (the task's own containers) on these.
+bool IsLoopbackHost(absl::string_view host) {
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
 // ------------------------------------------------------------------------------------------------
 // Small syntax checks.
 
@@ -293,6 +345,14 @@ class Loader {
     CheckReferences(config);
     if (const YAML::Node* n = top.Get("events")) ReadEvents(*n, top.PathOf("events"), &config);
     if (const YAML::Node* n = top.Get("cutover")) ReadCutover(*n, top.PathOf("cutover"), &config);
+    // A nats cluster's replies come under the connection's inbox prefix unless it names its own:
+    // with per-service NATS permissions (_INBOX.<service>.>) a mux on the bare _INBOX would never
+    // receive a reply.
+    for (ClusterConfig& cluster : config.clusters) {
+      if (cluster.nats.has_value() && cluster.nats->inbox_prefix.empty()) {
+        cluster.nats->inbox_prefix = config.nats.inbox_prefix;
+      }
+    }
     return config;
   }
 
@@ -368,6 +428,59 @@ class Loader {
     return true;
   }
 
+  // A secret value: as String(), but the YAML text must be only ${env:...} references (see
+  // OnlyEnvReferences). The message never repeats the value.
+  bool Secret(const MapView& map, absl::string_view key, std::string* out) {
+    const YAML::Node* node = map.Get(key);
+    if (node == nullptr) return false;
+    // A malformed reference (`${PASSWORD}`) is reported as such by String() below.
+    if (node->IsScalar() && !OnlyEnvReferences(node->Scalar()) && ExpandEnv(node->Scalar(), env_).ok()) {
+      Error(map.PathOf(key),
+            absl::StrCat("a secret must not be written inline: use \"${env:VAR}\"", SecretFileHint(map, key),
+                         " (the config file is shared, committed and shown by /config_dump)"));
+      return false;
+    }
+    return String(map, key, out);
+  }
+  static std::string SecretFileHint(const MapView& map, absl::string_view key) {
+    if (key == "password" || key == "token") return absl::StrCat(" or ", key, "_file");
+    return "";
+  }
+
+  // A path that must name a readable regular file now, so a typo fails `validate`, not the first
+  // connect. The contents are not read here.
+  bool FilePath(const MapView& map, absl::string_view key, std::string* out) {
+    if (!String(map, key, out) || out->empty()) return false;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*out, ec)) {
+      Error(map.PathOf(key), absl::StrCat("cannot read '", *out, "': not a file"));
+      return false;
+    }
+    std::ifstream file(*out, std::ios::binary);
+    if (!file) {
+      Error(map.PathOf(key), absl::StrCat("cannot read '", *out, "': ", std::strerror(errno)));
+      return false;
+    }
+    return true;
+  }
+
+  // Reads a one-line secret (password, token) from the file named by `key`; trailing whitespace
+  // (the newline editors and `echo` add) is dropped. Errors name the file, never its contents.
+  bool SecretFile(const MapView& map, absl::string_view key, std::string* path, std::string* secret) {
+    if (!FilePath(map, key, path)) return false;
+    std::ifstream file(*path, std::ios::binary);
+    std::ostringstream content;
+    content << file.rdbuf();
+    std::string value = content.str();
+    while (!value.empty() && absl::ascii_isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
+    if (value.empty()) {
+      Error(map.PathOf(key), absl::StrCat("'", *path, "' is empty"));
+      return false;
+    }
+    *secret = std::move(value);
+    return true;
+  }
+
   bool Address(const MapView& map, absl::string_view key, bool required, bool allow_port_zero,
                HostPort* out) {
     std::string text;
@@ -403,16 +516,32 @@ class Loader {
   }
 
   void ReadAdmin(const YAML::Node& node, const std::string& path, AdminConfig* out) {
-    MapView map(*this, node, path, {"address"});
+    MapView map(*this, node, path, {"address", "token", "token_file"});
     if (!map.ok()) return;
     Address(map, "address", /*required=*/false, /*allow_port_zero=*/true, &out->address);
+    Secret(map, "token", &out->token);
+    if (map.Get("token_file") != nullptr && !out->token.empty()) {
+      Error(map.PathOf("token_file"), "cannot be combined with token");
+    } else {
+      SecretFile(map, "token_file", &out->token_file, &out->token);
+    }
+    // Anyone who can reach a non-loopback admin port could change route weights; refuse to start
+    // that way rather than rely on a security group being right.
+    // (A token_file that failed to load has reported its own error.)
+    if (!IsLoopbackHost(out->address.host) && out->token.empty() && map.Get("token_file") == nullptr) {
+      Error(map.PathOf("token"),
+            absl::StrCat("required when admin.address is not loopback (", out->address.ToString(),
+                         "): mutating endpoints need a bearer token; set token: \"${env:ADMIN_TOKEN}\" or "
+                         "token_file"));
+    }
   }
 
   void ReadNats(const YAML::Node& node, const std::string& path, NatsConfig* out) {
     MapView map(
         *this, node, path,
         {"servers", "name", "connect_timeout_ms", "reconnect_wait_ms", "reconnect_jitter_ms", "max_reconnect_attempts",
-         "ping_interval_ms", "max_pings_out", "inbox_prefix", "user", "password", "token"});
+         "ping_interval_ms", "max_pings_out", "inbox_prefix", "tls", "user", "password", "password_file", "token",
+         "token_file", "nkey_seed_file", "credentials_file"});
     if (!map.ok()) return;
     ReadServers(map, &out->servers);
     if (String(map, "name", &out->name) && out->name.empty()) {
@@ -428,16 +557,75 @@ class Loader {
         !IsSubject(out->inbox_prefix, /*allow_wildcards=*/false)) {
       Error(map.PathOf("inbox_prefix"), "expected a NATS subject without wildcards");
     }
+    if (const YAML::Node* n = map.Get("tls")) ReadNatsTls(*n, map.PathOf("tls"), &out->tls.emplace());
     String(map, "user", &out->user);
-    String(map, "password", &out->password);
-    String(map, "token", &out->token);
+    Secret(map, "password", &out->password);
+    Secret(map, "token", &out->token);
+    if (map.Get("password_file") != nullptr && !out->password.empty()) {
+      Error(map.PathOf("password_file"), "cannot be combined with password");
+    } else {
+      SecretFile(map, "password_file", &out->password_file, &out->password);
+    }
+    if (map.Get("token_file") != nullptr && !out->token.empty()) {
+      Error(map.PathOf("token_file"), "cannot be combined with token");
+    } else {
+      SecretFile(map, "token_file", &out->token_file, &out->token);
+    }
+    FilePath(map, "nkey_seed_file", &out->nkey_seed_file);
+    FilePath(map, "credentials_file", &out->credentials_file);
     // Empty credentials are how an optional ${env:NATS_PASSWORD:-} says "none", so only non-empty
     // combinations that nats.c cannot honour are errors.
     if (!out->password.empty() && out->user.empty()) {
       Error(map.PathOf("password"), "requires user");
     }
-    if (!out->token.empty() && !out->user.empty()) {
-      Error(map.PathOf("token"), "cannot be combined with user/password");
+    // One way to authenticate: nats.c would send several and the server would pick one, so a
+    // config naming two says something other than what happens.
+    std::vector<std::string> methods;
+    if (!out->user.empty()) methods.push_back("user/password");
+    if (!out->token.empty()) methods.push_back("token");
+    if (!out->nkey_seed_file.empty()) methods.push_back("nkey_seed_file");
+    if (!out->credentials_file.empty()) methods.push_back("credentials_file");
+    if (methods.size() > 1) {
+      if (!out->token.empty() && !out->user.empty() && methods.size() == 2) {
+        Error(map.PathOf("token"), "cannot be combined with user/password");
+      } else {
+        Error(path, absl::StrCat("choose one way to authenticate, got ", absl::StrJoin(methods, " and ")));
+      }
+    }
+    for (const std::string& url : out->servers) {
+      if (HasUserInfo(url) && !methods.empty()) {
+        Error(map.PathOf("servers"), "credentials in a server URL cannot be combined with nats.user/token/nkey/creds");
+        break;
+      }
+    }
+  }
+
+  void ReadNatsTls(const YAML::Node& node, const std::string& path, NatsTlsConfig* out) {
+    MapView map(*this, node, path,
+                {"ca_file", "ca_pem", "cert_file", "cert_pem", "key_file", "key_pem", "server_name",
+                 "insecure_skip_verify_dangerous"});
+    if (!map.ok()) return;
+    FilePath(map, "ca_file", &out->ca_file);
+    FilePath(map, "cert_file", &out->cert_file);
+    FilePath(map, "key_file", &out->key_file);
+    String(map, "ca_pem", &out->ca_pem);  // public material: inline is fine
+    String(map, "cert_pem", &out->cert_pem);
+    Secret(map, "key_pem", &out->key_pem);
+    String(map, "server_name", &out->server_name);
+    Bool(map, "insecure_skip_verify_dangerous", &out->insecure_skip_verify_dangerous);
+    for (const char* item : {"ca", "cert", "key"}) {
+      if (map.Get(absl::StrCat(item, "_file")) != nullptr && map.Get(absl::StrCat(item, "_pem")) != nullptr) {
+        Error(map.PathOf(absl::StrCat(item, "_pem")), absl::StrCat("cannot be combined with ", item, "_file"));
+      }
+    }
+    const bool cert = !out->cert_file.empty() || !out->cert_pem.empty();
+    const bool key = !out->key_file.empty() || !out->key_pem.empty();
+    if (cert != key) {
+      Error(map.PathOf(cert ? "key_file" : "cert_file"),
+            "a client certificate needs its key and a key its certificate (mutual TLS uses both)");
+    }
+    if (out->insecure_skip_verify_dangerous && !out->server_name.empty()) {
+      Error(map.PathOf("server_name"), "has no effect with insecure_skip_verify_dangerous");
     }
   }
 
@@ -471,8 +659,13 @@ class Loader {
         any = true;
         const bool scheme_ok = absl::StartsWith(url, "nats://") || absl::StartsWith(url, "tls://");
         if (!scheme_ok || url.size() == url.find("://") + 3) {
-          Error(item_path,
-                absl::StrCat("expected nats://host:port or tls://host:port, got '", url, "'"));
+          Error(item_path, absl::StrCat("expected nats://host:port or tls://host:port, got '",
+                                        RedactUrl(std::string(url)), "'"));
+          continue;
+        }
+        if (HasUserInfo(url) && item.IsScalar() && !OnlyEnvReferences(item.Scalar())) {
+          Error(item_path, "credentials must not be written inline in a server URL: use nats.user with "
+                           "password: \"${env:VAR}\", or take the whole URL from ${env:NATS_URL}");
           continue;
         }
         out->emplace_back(url);
@@ -1428,8 +1621,10 @@ bool IsSecretName(absl::string_view key) {
   std::string lower(key);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  static constexpr absl::string_view kMarkers[] = {"password",   "passwd",      "secret", "token",
-                                                   "credential", "private_key", "api_key"};
+  // A *_file key holds a path, which operators need to see; the file's contents never appear.
+  if (absl::EndsWith(lower, "_file")) return false;
+  static constexpr absl::string_view kMarkers[] = {"password",    "passwd",  "secret",  "token", "credential",
+                                                   "private_key", "api_key", "key_pem", "seed"};
   return std::any_of(std::begin(kMarkers), std::end(kMarkers), [&lower](absl::string_view marker) {
     return lower.find(std::string(marker)) != std::string::npos;
   });
@@ -1450,21 +1645,6 @@ void RedactSecrets(nlohmann::json& node) {
     }
     RedactSecrets(it.value());
   }
-}
-
-// nats://user:pass@host -> nats://user:<redacted>@host; nats://token@host ->
-// nats://<redacted>@host.
-std::string RedactUrl(const std::string& url) {
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url;
-  const size_t authority = scheme_end + 3;
-  const size_t authority_end = url.find('/', authority);
-  const size_t at = url.rfind('@', authority_end == std::string::npos ? url.size() : authority_end);
-  if (at == std::string::npos || at < authority) return url;
-  const std::string userinfo = url.substr(authority, at - authority);
-  const size_t colon = userinfo.find(':');
-  const std::string kept = colon == std::string::npos ? "" : userinfo.substr(0, colon + 1);
-  return absl::StrCat(url.substr(0, authority), kept, kRedacted, url.substr(at));
 }
 
 }  // namespace
@@ -1580,6 +1760,12 @@ nlohmann::json ToJson(const Config& config) {
   out["server"] = {{"drain_timeout_ms", config.server.drain_timeout_ms},
                    {"log_level", config.server.log_level}};
   out["admin"] = {{"address", config.admin.address.ToString()}};
+  // The token read from token_file is not shown at all (not even redacted), so a dump loads back.
+  if (!config.admin.token_file.empty()) {
+    out["admin"]["token_file"] = config.admin.token_file;
+  } else {
+    out["admin"]["token"] = config.admin.token;
+  }
 
   const NatsConfig& nats = config.nats;
   json servers = json::array();
@@ -1593,9 +1779,36 @@ nlohmann::json ToJson(const Config& config) {
                  {"ping_interval_ms", nats.ping_interval_ms},
                  {"max_pings_out", nats.max_pings_out},
                  {"inbox_prefix", nats.inbox_prefix},
-                 {"user", nats.user},
-                 {"password", nats.password},
-                 {"token", nats.token}};
+                 {"user", nats.user}};
+  // A secret read from a file is shown as its file only, as the admin token.
+  if (!nats.password_file.empty()) {
+    out["nats"]["password_file"] = nats.password_file;
+  } else {
+    out["nats"]["password"] = nats.password;
+  }
+  if (!nats.token_file.empty()) {
+    out["nats"]["token_file"] = nats.token_file;
+  } else {
+    out["nats"]["token"] = nats.token;
+  }
+  if (!nats.nkey_seed_file.empty()) out["nats"]["nkey_seed_file"] = nats.nkey_seed_file;
+  if (!nats.credentials_file.empty()) out["nats"]["credentials_file"] = nats.credentials_file;
+  if (nats.tls.has_value()) {
+    const NatsTlsConfig& tls = *nats.tls;
+    json t = json::object();
+    auto put = [&t](const char* key, const std::string& value) {
+      if (!value.empty()) t[key] = value;
+    };
+    put("ca_file", tls.ca_file);
+    put("ca_pem", tls.ca_pem);
+    put("cert_file", tls.cert_file);
+    put("cert_pem", tls.cert_pem);
+    put("key_file", tls.key_file);
+    put("key_pem", tls.key_pem);
+    put("server_name", tls.server_name);
+    t["insecure_skip_verify_dangerous"] = tls.insecure_skip_verify_dangerous;
+    out["nats"]["tls"] = std::move(t);
+  }
 
   json services = json::array();
   for (const ServiceConfig& service : config.services) {

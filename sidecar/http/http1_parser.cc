@@ -16,6 +16,10 @@ constexpr size_t kMaxChunkSizeDigits = 15;
 constexpr uint64_t kMaxBodyReserve = 64 * 1024;
 // 19 decimal digits always fit in uint64_t.
 constexpr size_t kMaxContentLengthDigits = 19;
+// Chunk extensions are ignored, but a client could send a 1-byte chunk with a 4 KiB extension a
+// million times: the body limit would never trigger while we parse gigabytes (the Node.js
+// CVE-2024-22019 pattern). All extensions of one request share this budget.
+constexpr size_t kMaxChunkExtensionBytes = 16 * 1024;
 
 constexpr std::string_view kMalformed = "malformed";
 
@@ -42,6 +46,138 @@ bool IsToken(std::string_view s) {
 bool IsFieldValueChar(unsigned char c) { return (c >= 0x20 && c != 0x7f) || c == '\t'; }
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
+
+// The methods RFC 9110 §9 and RFC 5789 (PATCH) define. Anything else is refused with 400, as
+// Envoy's and Node's parsers do: a lower-case "get" or an invented method is at best a client
+// bug and at worst a probe for a hop that upper-cases or ignores what it does not know.
+bool IsKnownMethod(std::string_view m) {
+  for (std::string_view known :
+       {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"}) {
+    if (m == known) return true;
+  }
+  return false;
+}
+
+bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Request-target checks beyond "visible ASCII" (RFC 3986 / RFC 9112 §3.2). Each rejected form is
+// read differently by different hops, so a route or filter check on one reading can be bypassed
+// through another:
+//   '#'       a fragment is never sent (RFC 9110 §7.1); a hop may cut the path there, or not;
+//   backslash not a URI character, and Windows-style servers treat it as '/';
+//   "%" not followed by two hex digits in the path: undecodable, so decoders disagree.
+// Returns the message to reject with, or "" when the target is acceptable.
+std::string_view CheckTarget(std::string_view target) {
+  bool in_query = false;
+  for (size_t i = 0; i < target.size(); ++i) {
+    const char c = target[i];
+    if (c == '#') return "fragment in request target";
+    if (c == '?') in_query = true;
+    if (in_query) continue;
+    if (c == '\\') return "backslash in request path";
+    if (c == '%' && (i + 2 >= target.size() || !IsHexDigit(target[i + 1]) ||
+                     !IsHexDigit(target[i + 2]))) {
+      return "invalid percent-encoding in request path";
+    }
+  }
+  return "";
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2): an IP-literal in brackets or a reg-name/IPv4 of
+// unreserved, sub-delims and pct-encoded characters. '@', '/', '\\', spaces and the like let a
+// Host header name one authority to a router and another to a URL parser behind it (and it is
+// echoed into X-Forwarded-Host). Empty is allowed (RFC 9112 §3.2: no authority).
+bool IsValidHost(std::string_view host) {
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos || close < 2) return false;
+    for (char c : host.substr(1, close - 1)) {
+      if (!(IsHexDigit(c) || c == ':' || c == '.')) return false;
+    }
+    std::string_view rest = host.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+    }
+  } else {
+    const size_t colon = host.rfind(':');
+    std::string_view name = host;
+    if (colon != std::string_view::npos) {
+      name = host.substr(0, colon);
+      port = host.substr(colon + 1);
+    }
+    for (size_t i = 0; i < name.size(); ++i) {
+      const char c = name[i];
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+      if (ok) continue;
+      if (c == '%' && i + 2 < name.size() && IsHexDigit(name[i + 1]) && IsHexDigit(name[i + 2])) {
+        i += 2;
+        continue;
+      }
+      return false;
+    }
+  }
+  if (port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// quoted-string (RFC 9110 §5.6.4) at the front of `s`: its length, or 0 when malformed.
+size_t QuotedStringLength(std::string_view s) {
+  if (s.empty() || s.front() != '"') return 0;
+  for (size_t i = 1; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u == '"') return i + 1;
+    if (u == '\\') {
+      if (++i == s.size()) return 0;
+      const auto q = static_cast<unsigned char>(s[i]);
+      if (!(q == '\t' || (q >= 0x20 && q != 0x7f))) return 0;
+      continue;
+    }
+    if (!(u == '\t' || (u >= 0x20 && u != 0x7f))) return 0;
+  }
+  return 0;
+}
+
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (RFC 9112 §7.1.1),
+// name a token, value a token or quoted-string. Whitespace only where BWS is.
+bool ValidChunkExtensions(std::string_view ext) {
+  auto skip_bws = [&ext] {
+    while (!ext.empty() && IsOws(ext.front())) ext.remove_prefix(1);
+  };
+  auto take_token = [&ext] {
+    size_t n = 0;
+    while (n < ext.size() && IsTchar(static_cast<unsigned char>(ext[n]))) ++n;
+    ext.remove_prefix(n);
+    return n > 0;
+  };
+  while (!ext.empty()) {
+    skip_bws();
+    if (ext.empty() || ext.front() != ';') return false;
+    ext.remove_prefix(1);
+    skip_bws();
+    if (!take_token()) return false;
+    skip_bws();
+    if (ext.empty()) return true;
+    if (ext.front() != '=') continue;  // the next ';' (checked at the top of the loop)
+    ext.remove_prefix(1);
+    skip_bws();
+    if (!ext.empty() && ext.front() == '"') {
+      const size_t n = QuotedStringLength(ext);
+      if (n == 0) return false;
+      ext.remove_prefix(n);
+    } else if (!take_token()) {
+      return false;
+    }
+  }
+  return true;
+}
 
 std::string_view TrimOws(std::string_view s) {
   while (!s.empty() && IsOws(s.front())) s.remove_prefix(1);
@@ -103,6 +239,7 @@ void Http1Parser::Reset() {
   host_count_ = 0;
   content_length_ = 0;
   remaining_ = 0;
+  chunk_extension_bytes_ = 0;
 }
 
 Request Http1Parser::TakeRequest() {
@@ -264,6 +401,7 @@ Http1Parser::Event Http1Parser::OnRequestLine(std::string_view line) {
   const std::string_view version = line.substr(sp2 + 1);
 
   if (!IsToken(method)) return Fail(400, kMalformed, "invalid method");
+  if (!IsKnownMethod(method)) return Fail(400, kMalformed, "unknown method");
   if (target.empty()) return Fail(400, kMalformed, "empty request target");
   for (char c : target) {
     const auto u = static_cast<unsigned char>(c);
@@ -272,6 +410,7 @@ Http1Parser::Event Http1Parser::OnRequestLine(std::string_view line) {
   if (target.front() != '/' && !(target == "*" && method == "OPTIONS")) {
     return Fail(400, kMalformed, "request target must be origin-form");
   }
+  if (std::string_view why = CheckTarget(target); !why.empty()) return Fail(400, kMalformed, why);
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
       version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
     return Fail(400, kMalformed, "malformed HTTP version");
@@ -299,6 +438,12 @@ Http1Parser::Event Http1Parser::OnHeaderLine(std::string_view line) {
   const std::string_view name = line.substr(0, colon);
   // No whitespace is allowed between name and colon (RFC 9112 §5.1); IsToken rejects it.
   if (!IsToken(name)) return Fail(400, kMalformed, "invalid header name");
+  // '_' is a legal tchar, but CGI-style gateways (and frameworks that mimic them) map both
+  // X-Forwarded_For and X-Forwarded-For to HTTP_X_FORWARDED_FOR, so a client can smuggle a
+  // second copy of a header past a filter that only checks the dashed spelling.
+  if (!limits_.allow_underscores_in_header_names && name.find('_') != std::string_view::npos) {
+    return Fail(400, kMalformed, "underscore in header name");
+  }
   const std::string_view value = TrimOws(line.substr(colon + 1));
   for (char c : value) {
     if (!IsFieldValueChar(static_cast<unsigned char>(c))) {
@@ -328,6 +473,7 @@ Http1Parser::Event Http1Parser::OnHeaderLine(std::string_view line) {
     chunked_ = true;
   } else if (HeaderMap::NameEquals(name, "Host")) {
     ++host_count_;
+    if (!IsValidHost(value)) return Fail(400, kMalformed, "invalid Host");
   } else if (HeaderMap::NameEquals(name, "Connection")) {
     ForEachListToken(value, [this](std::string_view token) {
       if (HeaderMap::NameEquals(token, "close")) connection_close_ = true;
@@ -390,15 +536,15 @@ Http1Parser::Event Http1Parser::OnChunkSizeLine(std::string_view line) {
   }
   if (i == 0) return Fail(400, kMalformed, "invalid chunk size");
   std::string_view ext = line.substr(i);
-  while (!ext.empty() && IsOws(ext.front())) ext.remove_prefix(1);
   if (!ext.empty()) {
-    if (ext.front() != ';') return Fail(400, kMalformed, "invalid chunk size");
-    // Extensions are ignored; only their characters are checked.
-    for (char c : ext) {
-      if (!IsFieldValueChar(static_cast<unsigned char>(c))) {
-        return Fail(400, kMalformed, "invalid chunk extension");
-      }
+    // Extensions are ignored, but checked against the grammar: hops that parse them leniently
+    // disagree about where the size line ends (quoted strings with ';' or '"', whitespace
+    // without a ';', which some parsers read as the end of the size and others as garbage).
+    chunk_extension_bytes_ += ext.size();
+    if (chunk_extension_bytes_ > kMaxChunkExtensionBytes) {
+      return Fail(400, kMalformed, "too many chunk extension bytes");
     }
+    if (!ValidChunkExtensions(ext)) return Fail(400, kMalformed, "invalid chunk extension");
   }
   if (size == 0) {
     state_ = State::kTrailers;

@@ -6,10 +6,14 @@
 //
 // What it rejects, and with which status (the connection must close after every rejection, since
 // the framing of what follows can no longer be trusted):
-//   400  request-line garbage, bare LF or CR, obs-fold, invalid header names or values, missing or
-//        repeated Host (HTTP/1.1), Content-Length that is invalid or repeated (even if equal),
-//        Content-Length together with Transfer-Encoding, any Transfer-Encoding other than exactly
-//        one `chunked` (and any on HTTP/1.0), malformed chunk framing;
+//   400  request-line garbage, a method outside RFC 9110/5789's (GET HEAD POST PUT DELETE OPTIONS
+//        PATCH TRACE CONNECT; case-sensitive), a target with a fragment, a backslash or broken
+//        %-encoding in its path, bare LF or CR, obs-fold, invalid header names (including '_'
+//        unless allowed) or values, missing, repeated or malformed Host (HTTP/1.1),
+//        Content-Length that is invalid or repeated (even if equal), Content-Length together with
+//        Transfer-Encoding, any Transfer-Encoding other than exactly one `chunked` (and any on
+//        HTTP/1.0), malformed chunk framing (sizes are bare hex digits; extensions must follow
+//        the RFC 9112 grammar and stay under 16 KiB per request);
 //   413  a Content-Length above the body limit (decided from the head, before any body byte), or a
 //        chunked body whose running size passes the limit;
 //   417  an Expect other than 100-continue;
@@ -32,6 +36,11 @@ struct Http1Limits {
   size_t max_header_bytes = 16384;  // request line + header lines (+ trailers), CRLFs included
   size_t max_headers = 100;
   size_t max_body_bytes = 1024 * 1024;
+  // RFC 9110 allows '_' in field names; by default we refuse them (400), the way Envoy's edge
+  // configuration (headers_with_underscores_action: REJECT_REQUEST) and nginx
+  // (underscores_in_headers off) do, because CGI-style backends read X_Forwarded_For and
+  // X-Forwarded-For as the same header.
+  bool allow_underscores_in_header_names = false;
 };
 
 // Why a request was rejected: the status to answer with and a metrics reason
@@ -119,6 +128,7 @@ class Http1Parser {
   int host_count_ = 0;
   uint64_t content_length_ = 0;
   uint64_t remaining_ = 0;  // of the Content-Length body or of the current chunk
+  size_t chunk_extension_bytes_ = 0;  // of this request's chunk-size lines, after the digits
 };
 
 }  // namespace sidecar::http

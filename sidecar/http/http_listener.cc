@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -234,6 +235,32 @@ absl::StatusOr<int> ListenOn(const config::HostPort& address) {
   return fd;
 }
 
+// Raises the soft RLIMIT_NOFILE towards what `connections` clients need (plus headroom for
+// upstreams, NATS, admin and files), never above the hard limit. Process-wide, and only ever
+// upwards, so several listeners (or a test that already raised it) do not fight.
+void EnsureFileLimit(const std::string& name, size_t connections) {
+  constexpr rlim_t kHeadroom = 1024;
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(connections) + kHeadroom;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted) {
+    const rlim_t before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, rl.rlim_max);
+    if (rl.rlim_cur > before && ::setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+      log::Info("raised the open file limit",
+                {{"listener", name}, {"from", std::to_string(before)},
+                 {"to", std::to_string(rl.rlim_cur)}});
+    } else {
+      rl.rlim_cur = before;
+    }
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted) {
+    log::Warn("open file limit below max_connections; accepts will pause at the limit",
+              {{"listener", name}, {"limit", std::to_string(rl.rlim_cur)},
+               {"max_connections", std::to_string(connections)}});
+  }
+}
+
 uint16_t BoundPort(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
@@ -363,7 +390,13 @@ class HttpListener::Connection {
       switch (event) {
         case Http1Parser::Event::kNeedMore:
           if (phase_ == Phase::kIdle && parser_.in_request()) {
-            SetPhase(Phase::kHead, listener_.options_.header_timeout);
+            if (requests_ == 0) {
+              // A fresh connection's header timeout has run since accept: re-arming it at the
+              // first byte would give a slowloris client twice the budget.
+              phase_ = Phase::kHead;
+            } else {
+              SetPhase(Phase::kHead, listener_.options_.header_timeout);
+            }
           }
           break;
         case Http1Parser::Event::kHeadComplete:
@@ -392,6 +425,7 @@ class HttpListener::Connection {
 
   void Dispatch() {
     const auto received = Clock::now();
+    ++requests_;
     keep_alive_ = parser_.keep_alive();
     head_ = parser_.is_head_request();
     minor_ = parser_.http_minor();
@@ -566,6 +600,7 @@ class HttpListener::Connection {
   Http1Parser parser_;
   event::TimerPtr timer_;
   Phase phase_ = Phase::kIdle;
+  uint64_t requests_ = 0;  // requests parsed on this connection
   std::string scratch_;
 
   // The request in flight.
@@ -581,7 +616,8 @@ class HttpListener::Connection {
 HttpListener::HttpListener(Options options, event::Dispatcher& dispatcher, stats::Metrics& metrics,
                            std::vector<FilterFactory> filters)
     : options_(std::move(options)),
-      limits_{options_.max_header_bytes, options_.max_headers, options_.max_body_bytes},
+      limits_{options_.max_header_bytes, options_.max_headers, options_.max_body_bytes,
+              options_.allow_underscores_in_header_names},
       dispatcher_(dispatcher),
       metrics_(metrics),
       filters_(std::move(filters)),
@@ -630,6 +666,7 @@ HttpListener::~HttpListener() {
 absl::Status HttpListener::Start() {
   assert(dispatcher_.IsThreadSafe());
   if (listener_ != nullptr) return absl::FailedPreconditionError("listener already started");
+  EnsureFileLimit(options_.name, options_.max_connections);
   absl::StatusOr<int> fd = ListenOn(options_.address);
   if (!fd.ok()) return fd.status();
   port_ = BoundPort(*fd);

@@ -60,6 +60,10 @@ class HttpListener final : public Listener {
     size_t max_header_bytes = 16384;
     size_t max_headers = 100;
     size_t max_body_bytes = 1024 * 1024;
+    // See Http1Limits: header names with '_' are refused (400) unless this is set.
+    bool allow_underscores_in_header_names = false;
+    // From accept (first request) or from the first byte (later requests) to the end of the head.
+    // A deadline, not an inactivity timer: trickling a byte at a time does not extend it.
     std::chrono::milliseconds header_timeout{10000};
     std::chrono::milliseconds idle_timeout{60000};
     std::chrono::milliseconds body_timeout{30000};
@@ -84,7 +88,10 @@ class HttpListener final : public Listener {
 
   // Listener
   const std::string& name() const override { return options_.name; }
-  absl::Status Start() override;  // binds and listens
+  // Binds and listens. Also raises the process's soft RLIMIT_NOFILE (up to the hard limit) so
+  // that max_connections can be reached: the usual soft limit of 1024 would otherwise cap the
+  // listener silently, with accept() failing on EMFILE.
+  absl::Status Start() override;
   bool Ready(std::string* why) const override;
   void Drain(absl::AnyInvocable<void()> done) override;
   size_t active_requests() const override { return active_requests_; }

@@ -3,12 +3,18 @@
 // nats.c's adapter defines non-inline functions in its header: this is the only file that includes it.
 #include <nats/adapters/libevent.h>
 
+#include <algorithm>
 #include <chrono>
-#include <map>
+#include <fstream>
 #include <future>
+#include <map>
+#include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "sidecar/common/logging.h"
 #include "sidecar/common/status_macros.h"
+#include "sidecar/nats/nkey.h"
 
 namespace sidecar::nats {
 namespace {
@@ -153,6 +159,104 @@ struct Connection::Shared {
 Connection::Connection(event::Dispatcher& dispatcher, std::shared_ptr<Shared> shared)
     : dispatcher_(dispatcher), shared_(std::move(shared)), connected_(shared_->connected) {}
 
+namespace {
+
+// The host part of nats://[user@]host:port or tls://[user@][::1]:port.
+std::string UrlHost(absl::string_view url) {
+  if (const size_t scheme = url.find("://"); scheme != absl::string_view::npos) url.remove_prefix(scheme + 3);
+  if (const size_t at = url.rfind('@'); at != absl::string_view::npos) url.remove_prefix(at + 1);
+  if (!url.empty() && url[0] == '[') return std::string(url.substr(1, url.find(']') - 1));
+  return std::string(url.substr(0, url.rfind(':')));
+}
+
+// TLS: the server's certificate is verified (chain against the CA, and its name) unless the config
+// says insecure_skip_verify_dangerous. nats.c checks a name only when given one, so the name is
+// always given: tls.server_name, or the host every server URL shares.
+absl::Status ConfigureTls(const config::NatsConfig& cfg, const std::string& name, natsOptions* opts) {
+  const bool tls_url = std::any_of(cfg.servers.begin(), cfg.servers.end(),
+                                   [](const std::string& url) { return absl::StartsWith(url, "tls://"); });
+  if (!cfg.tls.has_value() && !tls_url) return absl::OkStatus();
+  const config::NatsTlsConfig tls = cfg.tls.value_or(config::NatsTlsConfig{});
+  natsStatus s = natsOptions_SetSecure(opts, true);
+  RETURN_IF_ERROR(FromNats(s, "enabling TLS"));
+  if (!tls.ca_file.empty()) {
+    RETURN_IF_ERROR(FromNats(natsOptions_LoadCATrustedCertificates(opts, tls.ca_file.c_str()),
+                             "nats.tls.ca_file: loading CA certificates from '" + tls.ca_file + "'"));
+  } else if (!tls.ca_pem.empty()) {
+    RETURN_IF_ERROR(FromNats(natsOptions_SetCATrustedCertificates(opts, tls.ca_pem.c_str()),
+                             "nats.tls.ca_pem: loading CA certificates"));
+  }
+  if (!tls.cert_file.empty() && !tls.key_file.empty()) {
+    RETURN_IF_ERROR(FromNats(natsOptions_LoadCertificatesChain(opts, tls.cert_file.c_str(), tls.key_file.c_str()),
+                             "nats.tls.cert_file/key_file: loading the client certificate '" + tls.cert_file +
+                                 "' and its key"));
+  } else if (!tls.cert_pem.empty() || !tls.key_pem.empty()) {
+    // Mixed file and PEM forms are rare; read the file side into memory so one call takes both.
+    auto read = [](const std::string& file, const std::string& pem) -> std::string {
+      if (!pem.empty()) return pem;
+      std::ifstream in(file, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      return text.str();
+    };
+    std::string cert = read(tls.cert_file, tls.cert_pem);
+    std::string key = read(tls.key_file, tls.key_pem);
+    s = natsOptions_SetCertificatesChain(opts, cert.c_str(), key.c_str());
+    std::fill(key.begin(), key.end(), '\0');
+    RETURN_IF_ERROR(FromNats(s, "nats.tls: loading the client certificate and its key"));
+  }
+  if (tls.insecure_skip_verify_dangerous) {
+    // Logged at every start on purpose: a lab setting that reaches production must be noticed.
+    log::Warn("DANGER: NATS TLS certificate verification is OFF (nats.tls.insecure_skip_verify_dangerous): "
+              "anyone on the network path can impersonate the NATS server and read every request",
+              {{"connection", name}});
+    return FromNats(natsOptions_SkipServerVerification(opts, true), "nats.tls.insecure_skip_verify_dangerous");
+  }
+  std::string expected = tls.server_name;
+  if (expected.empty()) {
+    for (const std::string& url : cfg.servers) {
+      const std::string host = UrlHost(url);
+      if (expected.empty()) {
+        expected = host;
+      } else if (host != expected) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "nats.tls.server_name: required when the server URLs name different hosts ('", expected, "', '", host,
+            "'): the certificate name to verify must be one name"));
+      }
+    }
+  }
+  return FromNats(natsOptions_SetExpectedHostname(opts, expected.c_str()), "nats.tls.server_name");
+}
+
+absl::Status ConfigureAuth(const config::NatsConfig& cfg, natsOptions* opts) {
+  natsStatus s = NATS_OK;
+  if (!cfg.user.empty()) s = natsOptions_SetUserInfo(opts, cfg.user.c_str(), cfg.password.c_str());
+  if (s == NATS_OK && !cfg.token.empty()) s = natsOptions_SetToken(opts, cfg.token.c_str());
+  RETURN_IF_ERROR(FromNats(s, "nats: setting user/password or token"));
+  if (!cfg.credentials_file.empty()) {
+    // One chained .creds file holds both the user JWT and the seed: nats.c reads it on every
+    // connect, so a rotated file is picked up at the next reconnect.
+    RETURN_IF_ERROR(FromNats(natsOptions_SetUserCredentialsFromFiles(opts, cfg.credentials_file.c_str(), nullptr),
+                             "nats.credentials_file '" + cfg.credentials_file + "'"));
+  }
+  if (!cfg.nkey_seed_file.empty()) {
+    // nats.c wants the public key beside the seed file; derive it so the config names one file.
+    absl::StatusOr<std::string> seed = ReadSeedFile(cfg.nkey_seed_file);
+    if (!seed.ok()) return absl::InvalidArgumentError(absl::StrCat("nats.nkey_seed_file: ", seed.status().message()));
+    absl::StatusOr<std::string> public_key = NKeyPublicFromSeed(*seed);
+    std::fill(seed->begin(), seed->end(), '\0');
+    if (!public_key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("nats.nkey_seed_file '", cfg.nkey_seed_file, "': ", public_key.status().message()));
+    }
+    RETURN_IF_ERROR(FromNats(natsOptions_SetNKeyFromSeed(opts, public_key->c_str(), cfg.nkey_seed_file.c_str()),
+                             "nats.nkey_seed_file '" + cfg.nkey_seed_file + "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<NatsOptionsPtr> BaseOptions(const config::NatsConfig& cfg, const std::string& name) {
   natsOptions* raw_opts = nullptr;
   RETURN_IF_ERROR(FromNats(natsOptions_Create(&raw_opts), "natsOptions_Create"));
@@ -176,16 +280,32 @@ absl::StatusOr<NatsOptionsPtr> BaseOptions(const config::NatsConfig& cfg, const 
   if (s == NATS_OK && !cfg.inbox_prefix.empty()) {
     s = natsOptions_SetCustomInboxPrefix(opts.get(), cfg.inbox_prefix.c_str());
   }
-  if (s == NATS_OK && !cfg.user.empty()) s = natsOptions_SetUserInfo(opts.get(), cfg.user.c_str(), cfg.password.c_str());
-  if (s == NATS_OK && !cfg.token.empty()) s = natsOptions_SetToken(opts.get(), cfg.token.c_str());
   RETURN_IF_ERROR(FromNats(s, "configuring NATS options"));
+  RETURN_IF_ERROR(ConfigureTls(cfg, name, opts.get()));
+  RETURN_IF_ERROR(ConfigureAuth(cfg, opts.get()));
   return opts;
 }
+
+namespace {
+
+// A failed connect that OpenSSL refused (unknown CA, wrong name, expired, no client certificate)
+// says so first: "SSL error" alone sends an operator looking at the network.
+absl::Status ConnectError(natsStatus s, const std::string& what) {
+  absl::Status status = FromNats(s, what);
+  const std::string text(status.message());
+  if (s == NATS_SSL_ERROR || absl::StrContains(text, "SSL") || absl::StrContains(text, "certificate")) {
+    return absl::UnavailableError(absl::StrCat(
+        "TLS verification failed (check nats.tls.ca_file, server_name and the client certificate): ", text));
+  }
+  return status;
+}
+
+}  // namespace
 
 absl::StatusOr<NatsConnectionPtr> ConnectBlocking(const config::NatsConfig& cfg, const std::string& name) {
   ASSIGN_OR_RETURN(NatsOptionsPtr opts, BaseOptions(cfg, name));
   natsConnection* raw = nullptr;
-  RETURN_IF_ERROR(FromNats(natsConnection_Connect(&raw, opts.get()), "connecting to NATS (" + name + ")"));
+  RETURN_IF_ERROR(ConnectError(natsConnection_Connect(&raw, opts.get()), "connecting to NATS (" + name + ")"));
   return NatsConnectionPtr(raw);
 }
 
@@ -207,6 +327,26 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::Nat
   shared->disconnects = &metrics.nats_disconnects_total.Add(labels);
   shared->reconnects = &metrics.nats_reconnects_total.Add(labels);
   shared->errors = &metrics.nats_errors_total;
+
+  // nats.c's retrying connect (below) forgets why an attempt failed, so a server that rejects our
+  // TLS or credentials would look exactly like one that is down: retried quietly forever. When
+  // either is configured, one plain connect first turns those into a start error with the reason.
+  // (A server that is merely down still is not an error: the sidecar waits for it.)
+  const bool tls = cfg.tls.has_value() || std::any_of(cfg.servers.begin(), cfg.servers.end(), [](const std::string& u) {
+                     return absl::StartsWith(u, "tls://");
+                   });
+  const bool auth = !cfg.user.empty() || !cfg.token.empty() || !cfg.nkey_seed_file.empty() ||
+                    !cfg.credentials_file.empty();
+  if (tls || auth) {
+    absl::StatusOr<NatsConnectionPtr> probe = ConnectBlocking(cfg, cfg.name + "-probe");
+    if (!probe.ok()) {
+      const std::string why(probe.status().message());
+      if (absl::StrContains(why, "TLS verification failed") || absl::StrContains(why, "Authorization") ||
+          absl::StrContains(why, "Authentication") || absl::StrContains(why, "nats.")) {
+        return probe.status();
+      }
+    }
+  }
 
   ASSIGN_OR_RETURN(NatsOptionsPtr opts, BaseOptions(cfg, cfg.name));
   natsStatus s = NATS_OK;
@@ -232,9 +372,14 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::Nat
     shared->connected_gauge->Set(1);
     log::Info("nats connected", {{"connection", cfg.name}});
   } else if (s == NATS_NOT_YET_CONNECTED) {
-    log::Warn("nats not reachable yet; retrying in the background", {{"connection", cfg.name}});
+    // A server that is down is worth waiting for; one that fails our TLS checks is a config error
+    // that retrying will not fix quietly, so it fails the start with the reason.
+    absl::Status why = ConnectError(NATS_NOT_YET_CONNECTED, "connecting to NATS");
+    if (absl::StrContains(why.message(), "TLS verification failed")) return why;
+    log::Warn("nats not reachable yet; retrying in the background",
+              {{"connection", cfg.name}, {"error", std::string(why.message())}});
   } else {
-    return FromNats(s, "connecting to NATS");
+    return ConnectError(s, "connecting to NATS");
   }
   return conn;
 }

@@ -30,7 +30,10 @@ http::Response JsonResponse(int status, const nlohmann::json& body) {
   http::Response r;
   r.status = status;
   r.headers.Set("Content-Type", "application/json");
-  r.body = body.dump(2) + "\n";
+  // replace, not throw: config values (env expansions included) and route data may hold bytes
+  // that are not UTF-8, and a throwing dump inside an admin handler ends the process (found by
+  // tests/fuzz/config_loader_fuzz: a config string with a 0x93 byte made /config_dump abort).
+  r.body = body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return r;
 }
 
@@ -114,7 +117,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(config::Config config, ev
 absl::Status Server::Init() {
   SetState(State::kInitializing);
   // Admin first: /health answers while NATS is still connecting, so ECS sees a live process.
-  ASSIGN_OR_RETURN(admin_, admin::AdminServer::Create(config_.admin.address, dispatcher_));
+  ASSIGN_OR_RETURN(admin_, admin::AdminServer::Create(config_.admin, dispatcher_));
   InstallAdminHandlers();
   log::Info("admin listening", {{"address", config_.admin.address.host + ":" + std::to_string(admin_->port())},
                                 {"port", std::to_string(admin_->port())}});

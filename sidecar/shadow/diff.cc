@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "sidecar/common/redact.h"
 
 namespace sidecar::shadow {
 namespace {
@@ -330,19 +331,10 @@ std::optional<int64_t> ParseRfc3339Millis(std::string_view text) {
 
 namespace {
 
-bool IsSecretKey(std::string_view key) {
-  const std::string lower = absl::AsciiStrToLower(AV(key));
-  for (const char* word : {"password", "token", "secret", "api_key", "apikey", "authorization", "cookie",
-                           "credential", "private_key"}) {
-    if (lower.find(word) != std::string::npos) return true;
-  }
-  return false;
-}
-
 void RedactJson(Json& j) {
   if (j.is_object()) {
     for (auto it = j.begin(); it != j.end(); ++it) {
-      if (IsSecretKey(it.key()) && !it.value().is_object() && !it.value().is_array()) {
+      if (redact::IsSecretKey(it.key()) && !it.value().is_object() && !it.value().is_array()) {
         it.value() = "<redacted>";
       } else {
         RedactJson(it.value());
@@ -350,6 +342,9 @@ void RedactJson(Json& j) {
     }
   } else if (j.is_array()) {
     for (auto& item : j) RedactJson(item);
+  } else if (j.is_string()) {
+    // A JWT, seed or "Bearer ..." inside an ordinary field (an echoed header, a message).
+    j = redact::Text(j.get_ref<const std::string&>());
   }
 }
 
@@ -366,12 +361,13 @@ std::string Cut(std::string text, size_t max_bytes) {
 
 std::string RedactBody(std::string_view body, size_t max_bytes) {
   Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Cut(std::string(body), max_bytes);
+  if (j.is_discarded()) return Cut(redact::Text(body), max_bytes);
   RedactJson(j);
   return Cut(j.dump(-1, ' ', false, Json::error_handler_t::replace), max_bytes);
 }
 
 bool IsCredentialHeader(std::string_view name) {
+  if (redact::IsSensitiveHeader(name)) return true;
   for (std::string_view h : {"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key", "Api-Key",
                              "X-Auth-Token", "X-Amz-Security-Token", "X-Csrf-Token"}) {
     if (http::HeaderMap::NameEquals(name, h)) return true;

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "sidecar/common/redact.h"
 
 namespace sidecar::shadow {
 namespace {
@@ -307,7 +308,7 @@ void ShadowRuntime::Complete(Exchange& e) {
 void ShadowRuntime::Record(const Exchange& e, const DiffResult& diff, const std::vector<std::string>& noise) {
   Json headers = Json::object();
   for (const auto& [name, value] : e.mirrored.headers.entries()) {
-    headers[name] = IsCredentialHeader(name) ? "<redacted>" : value;
+    headers[name] = IsCredentialHeader(name) ? std::string(redact::kRedacted) : redact::Text(value);
   }
   auto side = [&](const std::string& cluster, const http::Response& r) {
     return Json{{"cluster", cluster}, {"status", Normalize(r).status}, {"body", RedactBody(r.body, options_.max_body_bytes)}};
@@ -319,7 +320,7 @@ void ShadowRuntime::Record(const Exchange& e, const DiffResult& diff, const std:
       {"action", e.state->action},
       {"request",
        {{"method", e.mirrored.method},
-        {"path", e.mirrored.path},
+        {"path", redact::Text(e.mirrored.path)},  // ?access_token=... in a query
         {"headers", std::move(headers)},
         {"body", RedactBody(e.mirrored.body, options_.max_body_bytes)}}},
       {"primary", side(e.primary_cluster, **e.primary)},

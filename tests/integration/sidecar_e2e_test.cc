@@ -53,7 +53,7 @@ nats:
   name: "sidecar-test"
   reconnect_wait_ms: 100
   ping_interval_ms: 500
-  password: "hunter2"
+  password: "${env:NATS_TEST_PASSWORD}"
   user: "svc"
 clusters:
   - name: legacy
@@ -107,6 +107,8 @@ class SidecarE2ETest : public ::testing::Test {
   std::unique_ptr<SidecarProcess> StartSidecar(const SidecarSetup& setup, const std::string& upstream = "") {
     SidecarOptions o;
     o.config_yaml = ForwardConfig(nats_->url(), upstream.empty() ? legacy_->address() : upstream, setup);
+    // Secrets come from the environment (an inline one is a config error, docs/SECURITY.md).
+    o.env = {{"NATS_TEST_PASSWORD", "hunter2"}};
     return ValueOrDie(SidecarProcess::Start(std::move(o)));
   }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,6 +20,7 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
 
@@ -226,7 +228,11 @@ class LoaderTest : public ::testing::Test {
     return absl::StrSplit(config.status().message(), '\n');
   }
 
-  EnvLookup env_ = FakeEnv({{"SERVICE", "settings"}, {"UPSTREAM", "10.0.0.5:8080"}});
+  EnvLookup env_ = FakeEnv({{"SERVICE", "settings"},
+                            {"UPSTREAM", "10.0.0.5:8080"},
+                            {"NATS_PASSWORD", "hunter2"},
+                            {"NATS_TOKEN", "s3cret"},
+                            {"ADMIN_TOKEN", "adm1n"}});
 };
 
 TEST_F(LoaderTest, MinimalConfigGetsEveryDefault) {
@@ -260,7 +266,7 @@ nats:
   max_pings_out: 3
   inbox_prefix: _INBOX.settings
   user: app
-  password: hunter2
+  password: ${env:NATS_PASSWORD}
 services:
   - name: settings
     actions:
@@ -416,7 +422,7 @@ TEST_F(LoaderTest, NullSectionsAndValuesMeanAbsent) {
 TEST_F(LoaderTest, AcceptsEphemeralAdminPortAndForeverReconnects) {
   absl::StatusOr<Config> config = Load(R"(
 admin: {address: "127.0.0.1:0"}
-nats: {servers: [nats://127.0.0.1:4222], max_reconnect_attempts: -1, token: s3cret}
+nats: {servers: [nats://127.0.0.1:4222], max_reconnect_attempts: -1, token: "${env:NATS_TOKEN}"}
 )");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->admin.address.port, 0);
@@ -646,10 +652,99 @@ TEST_F(LoaderTest, NatsServersAreRequiredNonEmptyAndNatsUrls) {
                   StartsWith("nats.servers[3]: expected nats://host:port or tls://host:port")));
 }
 
+// Issue 9: secrets come from the environment or a file, never from the config text.
+TEST_F(LoaderTest, RejectsInlineSecretsWithoutQuotingThem) {
+  const std::vector<std::string> errors =
+      Errors("nats: {servers: [nats://a:4222], user: u, password: hunter2}\n"
+             "admin: {address: '127.0.0.1:0', token: 'letmein'}\n");
+  ASSERT_THAT(errors, SizeIs(2));
+  EXPECT_THAT(errors, Contains(StartsWith("admin.token: a secret must not be written inline: use \"${env:VAR}\"")));
+  EXPECT_THAT(errors, Contains(StartsWith("nats.password: a secret must not be written inline")));
+  for (const std::string& e : errors) {
+    EXPECT_THAT(e, Not(HasSubstr("hunter2")));
+    EXPECT_THAT(e, Not(HasSubstr("letmein")));
+  }
+  // A default is inline text too, unless it is empty (an optional secret) or another reference.
+  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], token: '${env:UNSET:-fallback}'}"),
+              ElementsAre(StartsWith("nats.token: a secret must not be written inline")));
+  EXPECT_TRUE(Load("nats: {servers: [nats://a:4222], token: '${env:UNSET:-}'}").ok());
+  EXPECT_TRUE(Load("nats: {servers: [nats://a:4222], token: '${env:UNSET:-${env:NATS_TOKEN}}'}").ok());
+  EXPECT_THAT(Errors("nats: {servers: ['nats://u:hunter2@a:4222']}"),
+              ElementsAre(StartsWith("nats.servers[0]: credentials must not be written inline in a server URL")));
+  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], tls: {key_pem: '-----BEGIN PRIVATE KEY-----'}}"),
+              Contains(StartsWith("nats.tls.key_pem: a secret must not be written inline")));
+}
+
+TEST_F(LoaderTest, ReadsSecretFilesAndShowsOnlyTheirPaths) {
+  const std::string dir = ::testing::TempDir();
+  const std::string token_file = dir + "/loader_admin_token";
+  const std::string password_file = dir + "/loader_nats_password";
+  std::ofstream(token_file) << "adm1n-from-file\n";
+  std::ofstream(password_file) << "pw-from-file\n";
+  absl::StatusOr<Config> config = Load(absl::StrCat("admin: {address: '0.0.0.0:9901', token_file: ", token_file,
+                                                    "}\nnats: {servers: [nats://a:4222], user: u, password_file: ",
+                                                    password_file, "}\n"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->admin.token, "adm1n-from-file");
+  EXPECT_EQ(config->nats.password, "pw-from-file");
+  const std::string dump = ToJson(*config).dump();
+  EXPECT_THAT(dump, HasSubstr(token_file));
+  EXPECT_THAT(dump, HasSubstr(password_file));
+  EXPECT_THAT(dump, Not(HasSubstr("adm1n-from-file")));
+  EXPECT_THAT(dump, Not(HasSubstr("pw-from-file")));
+  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], nkey_seed_file: /nonexistent/seed.nk}"),
+              ElementsAre("nats.nkey_seed_file: cannot read '/nonexistent/seed.nk': not a file"));
+}
+
+TEST_F(LoaderTest, NonLoopbackAdminNeedsAToken) {
+  absl::StatusOr<Config> defaults = Load(kNats);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->admin.address.host, "127.0.0.1");  // the default is loopback
+  EXPECT_THAT(Errors(std::string(kNats) + "admin: {address: '0.0.0.0:9901'}"),
+              ElementsAre(StartsWith("admin.token: required when admin.address is not loopback (0.0.0.0:9901)")));
+  EXPECT_THAT(Errors(std::string(kNats) + "admin: {address: '0.0.0.0:9901', token: '${env:UNSET:-}'}"),
+              ElementsAre(StartsWith("admin.token: required when admin.address is not loopback")));
+  absl::StatusOr<Config> config = Load(std::string(kNats) + "admin: {address: '10.0.0.7:9901', token: '${env:ADMIN_TOKEN}'}");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->admin.token, "adm1n");
+  EXPECT_EQ(ToJson(*config)["admin"]["token"], "<redacted>");
+  for (const char* loopback : {"127.0.0.1:0", "[::1]:0", "localhost:0", "127.0.0.2:9901"}) {
+    EXPECT_TRUE(Load(std::string(kNats) + "admin: {address: '" + loopback + "'}").ok()) << loopback;
+  }
+}
+
+TEST_F(LoaderTest, NatsTlsAndAuthChoices) {
+  absl::StatusOr<Config> config =
+      Load("nats:\n  servers: [tls://nats.internal:4443]\n  tls: {server_name: nats.internal, ca_pem: '${env:UNSET:-}'}\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->nats.tls.has_value());
+  EXPECT_EQ(config->nats.tls->server_name, "nats.internal");
+  EXPECT_FALSE(config->nats.tls->insecure_skip_verify_dangerous);
+  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], tls: {insecure_skip_verify: true}}"),
+              ElementsAre(StartsWith("nats.tls.insecure_skip_verify: unknown key")));
+  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], tls: {cert_pem: x}}"),
+              ElementsAre(StartsWith("nats.tls.key_file: a client certificate needs its key")));
+  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], token: '${env:NATS_TOKEN}', credentials_file: /etc/hostname}"),
+              ElementsAre("nats: choose one way to authenticate, got token and credentials_file"));
+}
+
+TEST_F(LoaderTest, NatsClustersInheritTheConnectionsInboxPrefix) {
+  absl::StatusOr<Config> config = Load(R"(
+nats: {servers: [nats://a:4222], inbox_prefix: _INBOX.settings}
+clusters:
+  - {name: inherits, nats: {}}
+  - {name: own, nats: {inbox_prefix: _INBOX.other}}
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->clusters[0].nats->inbox_prefix, "_INBOX.settings");
+  EXPECT_EQ(config->clusters[1].nats->inbox_prefix, "_INBOX.other");
+}
+
 TEST_F(LoaderTest, NatsCredentialsMustBeCoherent) {
-  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], password: p}"),
+  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], password: '${env:NATS_PASSWORD}'}"),
               ElementsAre("nats.password: requires user"));
-  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], user: u, password: p, token: t}"),
+  EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], user: u, password: '${env:NATS_PASSWORD}', "
+                     "token: '${env:NATS_TOKEN}'}"),
               ElementsAre("nats.token: cannot be combined with user/password"));
   // Empty values are how an unset optional ${env:...:-} says "none".
   EXPECT_TRUE(Load("nats: {servers: [nats://a:4222], user: '', password: '', token: ''}").ok());

@@ -207,6 +207,34 @@ TEST(Http1ParserTest, RejectsAChunkedBodyAsSoonAsItPassesTheLimit) {
   EXPECT_EQ(parser.error().status, 413);
 }
 
+TEST(Http1ParserTest, AcceptsWellFormedChunkExtensionsHostsAndTargets) {
+  Outcome out = FeedAll(
+      "POST /a%2Fb?x=100%&y=a\\b HTTP/1.1\r\nHost: [::1]:8080\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "1 ; a = b;c;d=\"q\\\"x\"\r\nx\r\n0\r\n\r\n");
+  ASSERT_FALSE(out.error.has_value()) << out.error->message;
+  ASSERT_EQ(out.requests.size(), 1u);
+  EXPECT_EQ(out.requests[0].body, "x");
+}
+
+TEST(Http1ParserTest, AcceptsUnderscoresWhenAllowed) {
+  Http1Limits limits;
+  limits.allow_underscores_in_header_names = true;
+  Outcome out = FeedAll("GET / HTTP/1.1\r\nHost: h\r\nX_A: v\r\n\r\n", std::string_view::npos, limits);
+  ASSERT_FALSE(out.error.has_value());
+  EXPECT_EQ(out.requests.at(0).headers.GetOr("X_A", ""), "v");
+}
+
+TEST(Http1ParserTest, ChunkExtensionBudgetIsPerRequest) {
+  // 4 KiB of extensions per request, many requests on one connection: each gets its own budget.
+  std::string one = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;a=" +
+                    std::string(4000, 'b') + "\r\nx\r\n0\r\n\r\n";
+  std::string many;
+  for (int i = 0; i < 8; ++i) many += one;
+  Outcome out = FeedAll(many);
+  ASSERT_FALSE(out.error.has_value()) << out.error->message;
+  EXPECT_EQ(out.requests.size(), 8u);
+}
+
 TEST(Http1ParserTest, AcceptsExactlyTheLimits) {
   Http1Limits limits;
   limits.max_body_bytes = 5;
@@ -308,6 +336,28 @@ std::vector<RejectCase> RejectCases() {
        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", 413},
       {"TrailerObsFold",
        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: b\r\n c\r\n\r\n", 400},
+      // Issue 9 hardening (the listener's framing corpus has many more).
+      {"UnknownMethod", "PURGE / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+      {"LowerCaseMethod", "get / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+      {"UnderscoreInHeaderName", "GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 1\r\n\r\n", 400},
+      {"FragmentInTarget", "GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+      {"BackslashInPath", "GET /a\\b HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+      {"BrokenPercentEncoding", "GET /a%2 HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+      {"HostWithUserinfo", "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400},
+      {"HostWithSlash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+      {"ChunkSizeTrailingSpace",
+       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n", 400},
+      {"ChunkExtensionWithoutName",
+       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;\r\nabc\r\n0\r\n\r\n", 400},
+      {"ChunkExtensionUnterminatedQuote",
+       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"b\r\nabc\r\n0\r\n\r\n", 400},
+      {"ChunkExtensionsOverBudget",
+       [] {
+         std::string s = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+         for (int i = 0; i < 6; ++i) s += "1;a=" + std::string(3000, 'b') + "\r\nx\r\n";
+         return s + "0\r\n\r\n";
+       }(),
+       400},
   };
 }
 
