@@ -84,6 +84,15 @@ NatsTestClient::~NatsTestClient() {
   if (conn_ != nullptr) natsConnection_Destroy(conn_);
 }
 
+int NatsTestClient::HeldMessages() const {
+  int total = 0;
+  for (natsSubscription* sub : silent_) {
+    int pending = 0;
+    if (natsSubscription_GetPending(sub, &pending, nullptr) == NATS_OK) total += pending;
+  }
+  return total;
+}
+
 absl::Status NatsTestClient::SubscribeWithoutReplying(const std::string& subject, const std::string& queue) {
   natsSubscription* sub = nullptr;
   natsStatus s = natsConnection_QueueSubscribeSync(&sub, conn_, subject.c_str(), queue.c_str());

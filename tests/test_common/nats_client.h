@@ -55,6 +55,8 @@ class NatsTestClient {
   // Joins `queue` on `subject` and never answers: a dependency that hangs (its callers see their
   // deadline pass). Held until the client is destroyed; confirmed by a flush before returning.
   absl::Status SubscribeWithoutReplying(const std::string& subject, const std::string& queue);
+  // Messages those subscriptions received so far (they stay pending: nobody answers them).
+  int HeldMessages() const;
 
  private:
   NatsTestClient() = default;
