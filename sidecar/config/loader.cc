@@ -1701,7 +1701,44 @@ absl::StatusOr<HostPort> ParseHostPort(const std::string& text) {
   return result;
 }
 
+// yaml-cpp 0.7 (Debian) never returns on a flow-entry ',' that starts a line outside any flow
+// collection (a document that is just "," allocates until the process dies; found by
+// tests/fuzz config_loader_fuzz). Such a line is invalid YAML anyway, so it is refused before
+// yaml-cpp sees it. Flow brackets are counted outside quotes and comments; a block scalar whose
+// line starts with ',' is refused too (no sidecar setting needs one).
+static absl::Status RejectLeadingFlowComma(const std::string& yaml) {
+  int flow_depth = 0;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(yaml, '\n')) {
+    ++line_number;
+    const absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(line);
+    if (!trimmed.empty() && trimmed[0] == ',' && flow_depth <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "yaml: line ", line_number, ", column ", line.size() - trimmed.size() + 1,
+          ": ',' outside a flow collection ([...] or {...})"));
+    }
+    char quote = 0;
+    for (size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quote != 0) {
+        if (c == '\\' && quote == '"') ++i;
+        else if (c == quote) quote = 0;
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
+        break;
+      } else if (c == '[' || c == '{') {
+        ++flow_depth;
+      } else if (c == ']' || c == '}') {
+        --flow_depth;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Config> LoadFromString(const std::string& yaml, const EnvLookup& env) {
+  if (absl::Status s = RejectLeadingFlowComma(yaml); !s.ok()) return s;
   Loader loader(env);
   Config config;
   // yaml-cpp reports malformed input, and in rare paths misuse, by throwing; nothing past this
