@@ -16,17 +16,20 @@
 #include "services/ai_integration/ai_integration_service.h"
 #include "services/ai_integration/openai_compatible_provider.h"
 #include "services/model_management/model_management_service.h"
+#include "tests/services/ai_integration/ai_given.h"
 #include "tests/services/common/port_suite.h"
 #include "tests/test_common/fake_upstream/fake_http_upstream.h"
 
 namespace sidecar::services {
 namespace {
 
+using testing::EchoSmall;
 using testing::Error;
 using testing::GoldenPaths;
 using testing::Headers;
 using testing::InvalidArg;
 using testing::Json;
+using testing::Messages;
 using testing::kPlayerP;
 using testing::kSpecTimeMs;
 using testing::PortHarness;
@@ -38,19 +41,6 @@ using test_common::FakeResponse;
 namespace ai = ai_integration;
 
 const std::string kBudgetKey = "player:pl_a8694c9d17e9b948";
-
-Json EchoSmall(const std::string& id = "echo-small") {
-  return Json{{"model_id", id},          {"provider", "template"},
-              {"template", "[{model_id}] {last_user}"},
-              {"context_window", 8192},  {"max_output_tokens", 512},
-              {"price_in_per_1k", 100},  {"price_out_per_1k", 300},
-              {"status", "active"},      {"revision", 1}};
-}
-
-Json Messages() {
-  return Json::array({{{"role", "system"}, {"content", "You are Odrin, a grave-keeper."}},
-                      {{"role", "user"}, {"content", "Who sleeps beneath the yew?"}}});
-}
 
 // §2.17 Example 1's request.
 Json Example1() {

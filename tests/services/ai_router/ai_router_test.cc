@@ -15,16 +15,19 @@
 #include "services/ai_router/ai_router_service.h"
 #include "services/common/determinism.h"
 #include "services/model_management/model_management_service.h"
+#include "tests/services/ai_integration/ai_given.h"
 #include "tests/services/common/port_suite.h"
 
 namespace sidecar::services {
 namespace {
 
+using testing::EchoSmall;
 using testing::Error;
 using testing::GoldenPaths;
 using testing::Headers;
 using testing::InvalidArg;
 using testing::Json;
+using testing::Messages;
 using testing::kPlayerP;
 using testing::kSpecTimeMs;
 using testing::PortHarness;
@@ -35,19 +38,6 @@ const std::string kPlayer(kPlayerP);
 const std::string kBudgetKey = "player:pl_a8694c9d17e9b948";
 
 ServicePtr MakeAiIntegration(const ServiceDeps& d) { return MakeAiIntegrationService(d); }
-
-Json EchoSmall(const std::string& id = "echo-small") {
-  return Json{{"model_id", id},          {"provider", "template"},
-              {"template", "[{model_id}] {last_user}"},
-              {"context_window", 8192},  {"max_output_tokens", 512},
-              {"price_in_per_1k", 100},  {"price_out_per_1k", 300},
-              {"status", "active"},      {"revision", 1}};
-}
-
-Json Messages() {
-  return Json::array({{{"role", "system"}, {"content", "You are Odrin, a grave-keeper."}},
-                      {{"role", "user"}, {"content", "Who sleeps beneath the yew?"}}});
-}
 
 // The Given route of §2.20 as a put_route body.
 Json NpcDialogue() {
