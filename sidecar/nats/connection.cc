@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <future>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -107,6 +109,57 @@ struct Connection::Shared {
   }
 
   static Shared* From(void* closure) { return static_cast<Shared*>(closure); }
+
+  // The loop attachment. nats.c's libevent adapter frees its events in Detach, and nats.c calls
+  // Detach on whichever of its threads closes the connection (a drain ends on a nats.c thread), and
+  // only *after* it has posted the closed callback. So "closed" does not yet mean "off the loop":
+  // freeing the event_base then lets Detach write into freed memory (seen as heap corruption at
+  // exit). These wrappers around the adapter record when nats.c is attached, and ~Connection waits
+  // for the detach before the loop may go away.
+  std::mutex attach_mu;
+  std::condition_variable attach_cv;
+  void* adapter_events = nullptr;  // the adapter's own state, guarded by attach_mu for Attach/Detach
+  bool attached = false;
+
+  // nats.c passes back the `loop` given to natsOptions_SetEventLoop, which is this Shared.
+  static natsStatus Attach(void** user_data, void* loop, natsConnection* nc, natsSock socket) noexcept {
+    auto* self = From(loop);
+    std::lock_guard<std::mutex> lock(self->attach_mu);
+    natsStatus s = natsLibevent_Attach(&self->adapter_events, self->dispatcher->base(), nc, socket);
+    if (s != NATS_OK) {
+      // The adapter freed its state on a failed attach (even on a re-attach): never touch it again.
+      self->adapter_events = nullptr;
+      self->attached = false;
+      self->attach_cv.notify_all();
+      return s;
+    }
+    self->attached = true;
+    *user_data = self;
+    return NATS_OK;
+  }
+  static natsStatus Read(void* user_data, bool add) noexcept {
+    auto* self = From(user_data);
+    return self->adapter_events == nullptr ? NATS_ERR : natsLibevent_Read(self->adapter_events, add);
+  }
+  static natsStatus Write(void* user_data, bool add) noexcept {
+    auto* self = From(user_data);
+    return self->adapter_events == nullptr ? NATS_ERR : natsLibevent_Write(self->adapter_events, add);
+  }
+  static natsStatus Detach(void* user_data) noexcept {
+    auto* self = From(user_data);
+    std::lock_guard<std::mutex> lock(self->attach_mu);
+    natsStatus s = NATS_OK;
+    if (self->adapter_events != nullptr) s = natsLibevent_Detach(self->adapter_events);
+    self->adapter_events = nullptr;
+    self->attached = false;
+    self->attach_cv.notify_all();
+    return s;
+  }
+  // After the closed callback no new attach can start (nats.c joined its reconnect thread first).
+  bool WaitDetached(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(attach_mu);
+    return attach_cv.wait_for(lock, timeout, [this] { return !attached; });
+  }
 
   // nats.c callbacks: run on nats.c threads; noexcept so nothing unwinds into C.
   // "Connected" must mean "the server has our subscriptions": nats.c re-sends SUBs on (re)connect
@@ -358,8 +411,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::Nat
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), &Shared::OnClosed, shared.get());
   if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts.get(), &Shared::OnError, shared.get());
   if (s == NATS_OK) {
-    s = natsOptions_SetEventLoop(opts.get(), dispatcher.base(), natsLibevent_Attach, natsLibevent_Read,
-                                 natsLibevent_Write, natsLibevent_Detach);
+    s = natsOptions_SetEventLoop(opts.get(), shared.get(), &Shared::Attach, &Shared::Read, &Shared::Write,
+                                 &Shared::Detach);
   }
   RETURN_IF_ERROR(FromNats(s, "configuring NATS options"));
 
@@ -388,9 +441,13 @@ Connection::~Connection() {
   shared_->alive.store(false);
   if (conn_ == nullptr) return;
   natsConnection_Close(conn_.get());
-  if (shared_->closed.get_future().wait_for(kCallbackDrainWait) != std::future_status::ready) {
+  // Both the closed callback and the detach from the loop (see Shared::Attach): a drain that ended
+  // on a nats.c thread may still be freeing its loop events when the closed callback has run.
+  const bool closed = shared_->closed.get_future().wait_for(kCallbackDrainWait) == std::future_status::ready;
+  if (!closed || !shared_->WaitDetached(kCallbackDrainWait)) {
     // nats.c may still call into Shared: keep it alive for the rest of the process.
-    log::Error("nats close callback did not arrive; leaking callback state", {{"connection", shared_->name}});
+    log::Error("nats close callback or loop detach did not arrive; leaking callback state",
+               {{"connection", shared_->name}});
     new std::shared_ptr<Shared>(shared_);
   }
   conn_.reset();
