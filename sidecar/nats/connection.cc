@@ -1,7 +1,6 @@
 #include "sidecar/nats/connection.h"
 
-// nats.c's adapter defines non-inline functions in its header: this is the only file that includes it.
-#include <nats/adapters/libevent.h>
+#include <event2/event.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +11,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "sidecar/common/logging.h"
@@ -24,6 +24,8 @@ namespace {
 // How long a destructor waits for nats.c's final callback before giving up (and leaking the bridge
 // rather than risking a use-after-free).
 constexpr auto kCallbackDrainWait = std::chrono::seconds(5);
+// How often a draining synchronous subscription is asked for its next message (shutdown only).
+constexpr auto kDrainPollInterval = std::chrono::milliseconds(5);
 
 }  // namespace
 
@@ -110,50 +112,75 @@ struct Connection::Shared {
 
   static Shared* From(void* closure) { return static_cast<Shared*>(closure); }
 
-  // The loop attachment. nats.c's libevent adapter frees its events in Detach, and nats.c calls
-  // Detach on whichever of its threads closes the connection (a drain ends on a nats.c thread), and
-  // only *after* it has posted the closed callback. So "closed" does not yet mean "off the loop":
-  // freeing the event_base then lets Detach write into freed memory (seen as heap corruption at
-  // exit). These wrappers around the adapter record when nats.c is attached, and ~Connection waits
-  // for the detach before the loop may go away.
+  // Our own event-loop adapter for nats.c (instead of nats/adapters/libevent.h), for two reasons:
+  //  - Delivery on the loop. nats.c parses messages inside natsConnection_ProcessReadEvent, which
+  //    runs here on the dispatcher thread. Subscriptions are synchronous ones, and right after each
+  //    read the loop takes what it parsed (natsSubscription_NextMsg with no wait) and runs the
+  //    handlers. No nats.c delivery thread, no condition-variable wake, no Post() per message:
+  //    those hand-offs were a third of the gateway path's CPU (bench/RESULTS.md, profile h).
+  //  - A safe detach. nats.c calls Detach on whichever of its threads closes the connection (a
+  //    drain ends on a nats.c thread), and only *after* it has posted the closed callback. So
+  //    "closed" does not yet mean "off the loop": freeing the event_base then let the late
+  //    event_free write into freed memory (heap corruption at exit). Attach/Detach record the
+  //    attachment, and ~Connection waits for the detach before the loop may go away.
   std::mutex attach_mu;
   std::condition_variable attach_cv;
-  void* adapter_events = nullptr;  // the adapter's own state, guarded by attach_mu for Attach/Detach
+  natsConnection* nc = nullptr;        // set by the first Attach; guarded by attach_mu
+  ::event* read_event = nullptr;       // guarded by attach_mu
+  ::event* write_event = nullptr;      // guarded by attach_mu
   bool attached = false;
+  // Called on the dispatcher thread after every read: hands parsed messages to their handlers.
+  absl::AnyInvocable<void()> deliver;
+  // The subscriptions the loop delivers for (dispatcher thread only).
+  std::vector<Subscription*> subscriptions;
+  // Repeats while DrainAndClose runs: see Subscription::drain_poll_.
+  event::TimerPtr drain_poll;
 
-  // nats.c passes back the `loop` given to natsOptions_SetEventLoop, which is this Shared.
-  static natsStatus Attach(void** user_data, void* loop, natsConnection* nc, natsSock socket) noexcept {
+  static void OnSocketEvent(evutil_socket_t, short what, void* arg) noexcept {
+    auto* self = From(arg);
+    if (what & EV_READ) natsConnection_ProcessReadEvent(self->nc);
+    if (what & EV_WRITE) natsConnection_ProcessWriteEvent(self->nc);
+    if ((what & EV_READ) && self->deliver) self->deliver();
+  }
+  void FreeEventsLocked() {
+    if (read_event != nullptr) event_free(read_event);
+    if (write_event != nullptr) event_free(write_event);
+    read_event = write_event = nullptr;
+  }
+
+  // nats.c passes back the `loop` given to natsOptions_SetEventLoop, which is this Shared. Runs on
+  // the connecting thread (the caller of Create, or nats.c's reconnect thread).
+  static natsStatus Attach(void** user_data, void* loop, natsConnection* conn, natsSock socket) noexcept {
     auto* self = From(loop);
     std::lock_guard<std::mutex> lock(self->attach_mu);
-    natsStatus s = natsLibevent_Attach(&self->adapter_events, self->dispatcher->base(), nc, socket);
-    if (s != NATS_OK) {
-      // The adapter freed its state on a failed attach (even on a re-attach): never touch it again.
-      self->adapter_events = nullptr;
+    self->nc = conn;
+    self->FreeEventsLocked();  // a reconnect: the old socket's events
+    event_base* base = self->dispatcher->base();
+    self->read_event = event_new(base, socket, EV_READ | EV_PERSIST, &Shared::OnSocketEvent, self);
+    self->write_event = event_new(base, socket, EV_WRITE | EV_PERSIST, &Shared::OnSocketEvent, self);
+    if (self->read_event == nullptr || self->write_event == nullptr || event_add(self->read_event, nullptr) != 0) {
+      self->FreeEventsLocked();
       self->attached = false;
       self->attach_cv.notify_all();
-      return s;
+      return NATS_NO_MEMORY;
     }
     self->attached = true;
     *user_data = self;
     return NATS_OK;
   }
-  static natsStatus Read(void* user_data, bool add) noexcept {
-    auto* self = From(user_data);
-    return self->adapter_events == nullptr ? NATS_ERR : natsLibevent_Read(self->adapter_events, add);
+  static natsStatus Poll(::event* ev, bool add) {
+    if (ev == nullptr) return NATS_ERR;
+    return (add ? event_add(ev, nullptr) : event_del_noblock(ev)) == 0 ? NATS_OK : NATS_ERR;
   }
-  static natsStatus Write(void* user_data, bool add) noexcept {
-    auto* self = From(user_data);
-    return self->adapter_events == nullptr ? NATS_ERR : natsLibevent_Write(self->adapter_events, add);
-  }
+  static natsStatus Read(void* user_data, bool add) noexcept { return Poll(From(user_data)->read_event, add); }
+  static natsStatus Write(void* user_data, bool add) noexcept { return Poll(From(user_data)->write_event, add); }
   static natsStatus Detach(void* user_data) noexcept {
     auto* self = From(user_data);
     std::lock_guard<std::mutex> lock(self->attach_mu);
-    natsStatus s = NATS_OK;
-    if (self->adapter_events != nullptr) s = natsLibevent_Detach(self->adapter_events);
-    self->adapter_events = nullptr;
+    self->FreeEventsLocked();
     self->attached = false;
     self->attach_cv.notify_all();
-    return s;
+    return NATS_OK;
   }
   // After the closed callback no new attach can start (nats.c joined its reconnect thread first).
   bool WaitDetached(std::chrono::milliseconds timeout) {
@@ -365,12 +392,6 @@ absl::StatusOr<NatsConnectionPtr> ConnectBlocking(const config::NatsConfig& cfg,
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::NatsConfig& cfg,
                                                                event::Dispatcher& dispatcher,
                                                                stats::Metrics& metrics) {
-  static const bool libevent_ready = [] {
-    natsLibevent_Init();
-    return true;
-  }();
-  (void)libevent_ready;
-
   auto shared = std::make_shared<Shared>();
   shared->dispatcher = &dispatcher;
   shared->name = cfg.name;
@@ -416,6 +437,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::Nat
   }
   RETURN_IF_ERROR(FromNats(s, "configuring NATS options"));
 
+  shared->deliver = [raw = shared.get()] { DeliverAll(*raw); };
   std::unique_ptr<Connection> conn(new Connection(dispatcher, shared));
   natsConnection* raw_conn = nullptr;
   s = natsConnection_Connect(&raw_conn, opts.get());
@@ -463,7 +485,31 @@ int Connection::AddStateObserver(StateCallback cb) {
 
 void Connection::RemoveStateObserver(int id) { shared_->on_state->others.erase(id); }
 
+void Connection::DeliverAll(Shared& shared) {
+  // A handler may subscribe or destroy subscriptions (its own included): deliver to a snapshot, and
+  // skip any that left meanwhile.
+  absl::InlinedVector<Subscription*, 8> round(shared.subscriptions.begin(), shared.subscriptions.end());
+  for (Subscription* sub : round) {
+    if (std::find(shared.subscriptions.begin(), shared.subscriptions.end(), sub) == shared.subscriptions.end()) {
+      continue;
+    }
+    sub->DeliverPending();
+  }
+}
+
 void Connection::DrainAndClose(std::chrono::milliseconds timeout, absl::AnyInvocable<void()> on_closed) {
+  // nats.c's connection drain waits for every subscription to drain, and a synchronous one finishes
+  // only when asked for its next message (Subscription::CheckDrained): keep asking until closed.
+  shared_->drain_poll = dispatcher_.CreateTimer([raw = shared_.get()] {
+    DeliverAll(*raw);
+    if (raw->drain_poll != nullptr) raw->drain_poll->Enable(kDrainPollInterval);
+  });
+  shared_->drain_poll->Enable(kDrainPollInterval);
+  for (Subscription* sub : shared_->subscriptions) sub->draining_ = true;
+  on_closed = [weak = std::weak_ptr<Shared>(shared_), done = std::move(on_closed)]() mutable {
+    if (auto shared = weak.lock()) shared->drain_poll.reset();
+    done();
+  };
   shared_->on_closed = std::make_shared<absl::AnyInvocable<void()>>(std::move(on_closed));
   natsStatus s = natsConnection_DrainTimeout(conn_.get(), timeout.count());
   if (s != NATS_OK) {
@@ -503,6 +549,12 @@ absl::Status Connection::Publish(const std::string& subject, const std::string& 
 // ---------------------------------------------------------------------------------------------------
 // Subscription
 
+Subscription::Subscription(std::string subject, std::shared_ptr<Connection::Shared> shared,
+                           Connection::MessageHandler handler)
+    : subject_(std::move(subject)),
+      shared_(std::move(shared)),
+      handler_(std::make_shared<Connection::MessageHandler>(std::move(handler))) {}
+
 struct Subscription::Bridge {
   event::Dispatcher* dispatcher;
   std::weak_ptr<Connection::MessageHandler> handler;
@@ -530,46 +582,104 @@ struct Subscription::Bridge {
 absl::StatusOr<SubscriptionPtr> Connection::QueueSubscribe(const std::string& subject,
                                                            const std::string& queue,
                                                            MessageHandler handler) {
-  return SubscribeImpl(subject, queue, std::move(handler));
+  return SubscribeImpl(subject, queue, std::move(handler), Delivery::kOnLoop);
 }
 
 absl::StatusOr<SubscriptionPtr> Connection::Subscribe(const std::string& subject,
-                                                      MessageHandler handler) {
-  return SubscribeImpl(subject, std::string(), std::move(handler));
+                                                      MessageHandler handler, Delivery delivery) {
+  return SubscribeImpl(subject, std::string(), std::move(handler), delivery);
 }
 
 absl::StatusOr<SubscriptionPtr> Connection::SubscribeImpl(const std::string& subject,
                                                           const std::string& queue,
-                                                          MessageHandler handler) {
-  SubscriptionPtr sub(new Subscription(subject, dispatcher_));
-  sub->handler_ = std::make_shared<MessageHandler>(std::move(handler));
-  sub->on_drained_ = std::make_shared<absl::AnyInvocable<void()>>();
+                                                          MessageHandler handler, Delivery delivery) {
+  SubscriptionPtr sub(new Subscription(subject, shared_, std::move(handler)));
+  natsSubscription* raw = nullptr;
+  const char* group = queue.empty() ? nullptr : queue.c_str();
+  if (delivery == Delivery::kOnLoop) {
+    // Synchronous subscriptions: the loop takes their messages after each read (Shared::Attach).
+    const natsStatus s = group == nullptr ? natsConnection_SubscribeSync(&raw, conn_.get(), subject.c_str())
+                                          : natsConnection_QueueSubscribeSync(&raw, conn_.get(), subject.c_str(), group);
+    RETURN_IF_ERROR(FromNats(s, "subscribing to " + subject));
+    sub->sub_.reset(raw);
+    shared_->subscriptions.push_back(sub.get());
+    return sub;
+  }
   auto bridge = std::make_unique<Subscription::Bridge>();
   bridge->dispatcher = &dispatcher_;
   bridge->handler = sub->handler_;
   bridge->on_drained = sub->on_drained_;
-  natsSubscription* raw = nullptr;
   const natsStatus s =
-      queue.empty() ? natsConnection_Subscribe(&raw, conn_.get(), subject.c_str(),
-                                               &Subscription::Bridge::OnMsg, bridge.get())
-                    : natsConnection_QueueSubscribe(&raw, conn_.get(), subject.c_str(), queue.c_str(),
-                                                    &Subscription::Bridge::OnMsg, bridge.get());
+      group == nullptr
+          ? natsConnection_Subscribe(&raw, conn_.get(), subject.c_str(), &Subscription::Bridge::OnMsg, bridge.get())
+          : natsConnection_QueueSubscribe(&raw, conn_.get(), subject.c_str(), group, &Subscription::Bridge::OnMsg,
+                                          bridge.get());
   RETURN_IF_ERROR(FromNats(s, "subscribing to " + subject));
   sub->sub_.reset(raw);
-  absl::Status st = FromNats(natsSubscription_SetOnCompleteCB(raw, &Subscription::Bridge::OnComplete,
-                                                              bridge.get()),
+  absl::Status st = FromNats(natsSubscription_SetOnCompleteCB(raw, &Subscription::Bridge::OnComplete, bridge.get()),
                              "natsSubscription_SetOnCompleteCB");
   sub->bridge_ = bridge.release();
   if (!st.ok()) return st;  // the destructor unsubscribes
   return sub;
 }
 
+void Subscription::DeliverPending() {
+  std::weak_ptr<bool> alive = alive_;
+  for (;;) {
+    natsMsg* raw = nullptr;
+    const natsStatus s = natsSubscription_NextMsg(&raw, sub_.get(), 0);
+    if (s == NATS_SLOW_CONSUMER) continue;  // counted by nats.c's error callback (OnError)
+    if (s != NATS_OK) break;                // nothing queued, or the subscription is closed
+    Message message = ToMessage(raw);
+    natsMsg_Destroy(raw);
+    std::shared_ptr<Connection::MessageHandler> handler = handler_;
+    if (*handler) (*handler)(std::move(message));
+    if (alive.expired()) return;  // the handler destroyed this subscription
+  }
+  if (draining_) CheckDrained();
+}
+
+void Subscription::CheckDrained() {
+  // nats.c (3.4) completes a synchronous subscription's drain only inside a NextMsg call that finds
+  // the queue empty *and* waits: a zero-wait call returns before looking at the drain. nats.c marks
+  // the subscription draining once its UNSUB is flushed (one round trip); until then this waits up
+  // to 1 ms per poll, and only while shutting down.
+  natsMsg* last = nullptr;
+  if (natsSubscription_NextMsg(&last, sub_.get(), 1) == NATS_OK) {
+    // A message arrived in that millisecond: hand it over like any other.
+    Message message = ToMessage(last);
+    natsMsg_Destroy(last);
+    std::shared_ptr<Connection::MessageHandler> handler = handler_;
+    std::weak_ptr<bool> alive = alive_;
+    if (*handler) (*handler)(std::move(message));
+    if (alive.expired()) return;
+  }
+  // Complete once nats.c flushed the UNSUB and the last queued message was taken, or the drain
+  // timed out, or the connection closed: the subscription is then no longer valid.
+  if (natsSubscription_IsValid(sub_.get())) return;
+  draining_ = false;  // the poll timer (which may be running this) does not re-arm
+  // Posted, so the owner's callback never runs inside its own Drain() or a handler.
+  shared_->dispatcher->Post([weak = std::weak_ptr<absl::AnyInvocable<void()>>(on_drained_)] {
+    if (auto done = weak.lock(); done && *done) (*done)();
+  });
+}
+
 absl::Status Subscription::Drain(absl::AnyInvocable<void()> on_drained) {
   *on_drained_ = std::move(on_drained);
-  return FromNats(natsSubscription_Drain(sub_.get()), "draining " + subject_);
+  RETURN_IF_ERROR(FromNats(natsSubscription_Drain(sub_.get()), "draining " + subject_));
+  if (bridge_ != nullptr) return absl::OkStatus();  // nats.c's on-complete callback reports the end
+  draining_ = true;
+  drain_poll_ = shared_->dispatcher->CreateTimer([this, alive = std::weak_ptr<bool>(alive_)] {
+    DeliverPending();
+    if (!alive.expired() && draining_) drain_poll_->Enable(kDrainPollInterval);
+  });
+  drain_poll_->Enable(kDrainPollInterval);
+  return absl::OkStatus();
 }
 
 Subscription::~Subscription() {
+  auto& subs = shared_->subscriptions;
+  subs.erase(std::remove(subs.begin(), subs.end(), this), subs.end());
   if (sub_ == nullptr) return;
   // Already drained or closed with the connection: harmless error. Otherwise stops deliveries.
   natsSubscription_Unsubscribe(sub_.get());

@@ -1,9 +1,10 @@
 #pragma once
 // RAII over a nats.c connection driven by a Dispatcher's event loop (nats.c's libevent adapter).
 //
-// Threads: nats.c reads on the dispatcher thread (through the adapter) but calls message handlers and
-// connection callbacks on its own threads. Every callback here is a noexcept trampoline that takes
-// ownership and Post()s to the dispatcher, so user code only ever runs on the dispatcher thread.
+// Threads: nats.c reads on the dispatcher thread (through our adapter) and message handlers run right
+// there, after each read (subscriptions are synchronous ones drained by the loop: no nats.c delivery
+// thread). Connection callbacks come on nats.c's threads; they are noexcept trampolines that Post()
+// to the dispatcher, so user code only ever runs on the dispatcher thread.
 
 #include <nats/nats.h>
 
@@ -87,8 +88,18 @@ class Connection {
   absl::StatusOr<SubscriptionPtr> QueueSubscribe(const std::string& subject, const std::string& queue,
                                                  MessageHandler handler);
 
+  // How a subscription's messages reach its handler; either way, on the dispatcher thread.
+  enum class Delivery {
+    // Taken from nats.c on the loop right after each read: no thread hand-off. The default.
+    kOnLoop,
+    // nats.c's delivery thread Post()s each message. Needed to see "no responders" status replies
+    // (with the subject that says whose request it was): nats.c's synchronous API drops them.
+    kViaThread,
+  };
+
   // Plain (non-queue) subscription, e.g. a request/reply inbox; same delivery rules as above.
-  absl::StatusOr<SubscriptionPtr> Subscribe(const std::string& subject, MessageHandler handler);
+  absl::StatusOr<SubscriptionPtr> Subscribe(const std::string& subject, MessageHandler handler,
+                                            Delivery delivery = Delivery::kOnLoop);
 
   // Publishes a message (reply subject empty for a plain publish). Thread-safe; sent at once (SendAsap).
   absl::Status Publish(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& headers,
@@ -102,11 +113,14 @@ class Connection {
   event::Dispatcher& dispatcher() { return dispatcher_; }
 
  private:
+  friend class Subscription;
   struct Shared;  // state shared with nats.c callback threads
   Connection(event::Dispatcher& dispatcher, std::shared_ptr<Shared> shared);
   // `queue` empty: a plain subscription.
   absl::StatusOr<SubscriptionPtr> SubscribeImpl(const std::string& subject, const std::string& queue,
-                                                MessageHandler handler);
+                                                MessageHandler handler, Delivery delivery);
+  // Dispatcher thread: every subscription's queued messages to its handler.
+  static void DeliverAll(Shared& shared);
 
   event::Dispatcher& dispatcher_;
   std::shared_ptr<Shared> shared_;
@@ -116,27 +130,38 @@ class Connection {
 
 class Subscription {
  public:
-  // Unsubscribes (if not drained) and waits, bounded, until nats.c will call the handler no more.
+  // Unsubscribes (if not drained). Delivered on the loop: never blocks. Delivered via a nats.c
+  // thread: waits, bounded, until nats.c will hand over no more messages.
   ~Subscription();
 
   // Stops new deliveries (UNSUB) while messages already received are still handed to the handler;
-  // `on_drained` runs on the dispatcher once nats.c has delivered the last one.
+  // `on_drained` runs on the dispatcher once the last one has been.
   absl::Status Drain(absl::AnyInvocable<void()> on_drained);
 
   const std::string& subject() const { return subject_; }
 
  private:
   friend class Connection;
-  struct Bridge;
-  Subscription(std::string subject, event::Dispatcher& d) : subject_(std::move(subject)), dispatcher_(d) {}
+  struct Bridge;  // Delivery::kViaThread: the nats.c callback state
+  Subscription(std::string subject, std::shared_ptr<Connection::Shared> shared, Connection::MessageHandler handler);
+  // Dispatcher thread: hands every message nats.c has queued for this subscription to the handler.
+  // The handler may destroy this Subscription.
+  void DeliverPending();
+  void CheckDrained();
 
   std::string subject_;
-  event::Dispatcher& dispatcher_;
-  // Owned here and reached by posted work through a weak_ptr, so work posted after destruction is a no-op.
+  std::shared_ptr<Connection::Shared> shared_;  // outlives nats.c's use of the connection
+  // Shared so that a handler that destroys this Subscription is not destroyed while it runs.
   std::shared_ptr<Connection::MessageHandler> handler_;
-  std::shared_ptr<absl::AnyInvocable<void()>> on_drained_;
-  Bridge* bridge_ = nullptr;  // freed by nats.c's on-complete callback
   NatsSubscriptionPtr sub_;
+  // Lets DeliverPending notice that a handler destroyed this Subscription.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::shared_ptr<absl::AnyInvocable<void()>> on_drained_ = std::make_shared<absl::AnyInvocable<void()>>();
+  bool draining_ = false;
+  Bridge* bridge_ = nullptr;  // Delivery::kViaThread only; freed once nats.c's on-complete callback ran
+  // nats.c finishes a synchronous subscription's drain only when asked for its next message; while
+  // draining (shutdown only) a short timer asks even if no new bytes arrive.
+  event::TimerPtr drain_poll_;
 };
 
 }  // namespace sidecar::nats

@@ -81,8 +81,9 @@ absl::Status RequestMux::EnsureSubscribed() {
   if (subscription_ != nullptr) return absl::OkStatus();
   std::string inbox = absl::StrCat(options_.inbox_prefix, ".", RandomToken());
   // The handler is owned by the Subscription, which this mux owns: it cannot outlive `this`.
-  auto sub = connection_.Subscribe(absl::StrCat(inbox, ".*"),
-                                   [this](Message m) { OnReply(std::move(m)); });
+  // Via nats.c's thread: on-loop delivery would lose "no responders" replies (see Delivery).
+  auto sub = connection_.Subscribe(absl::StrCat(inbox, ".*"), [this](Message m) { OnReply(std::move(m)); },
+                                   Connection::Delivery::kViaThread);
   if (!sub.ok()) return sub.status();
   subscription_ = *std::move(sub);
   inbox_ = std::move(inbox);
