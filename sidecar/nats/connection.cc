@@ -594,6 +594,7 @@ absl::StatusOr<SubscriptionPtr> Connection::SubscribeImpl(const std::string& sub
                                                           const std::string& queue,
                                                           MessageHandler handler, Delivery delivery) {
   SubscriptionPtr sub(new Subscription(subject, shared_, std::move(handler)));
+  sub->conn_ = conn_.get();
   natsSubscription* raw = nullptr;
   const char* group = queue.empty() ? nullptr : queue.c_str();
   if (delivery == Delivery::kOnLoop) {
@@ -658,6 +659,10 @@ void Subscription::CheckDrained() {
   // timed out, or the connection closed: the subscription is then no longer valid.
   if (natsSubscription_IsValid(sub_.get())) return;
   draining_ = false;  // the poll timer (which may be running this) does not re-arm
+  PostDrained();
+}
+
+void Subscription::PostDrained() {
   // Posted, so the owner's callback never runs inside its own Drain() or a handler.
   shared_->dispatcher->Post([weak = std::weak_ptr<absl::AnyInvocable<void()>>(on_drained_)] {
     if (auto done = weak.lock(); done && *done) (*done)();
@@ -666,6 +671,17 @@ void Subscription::CheckDrained() {
 
 absl::Status Subscription::Drain(absl::AnyInvocable<void()> on_drained) {
   *on_drained_ = std::move(on_drained);
+  if (natsConnection_Status(conn_) != NATS_CONN_STATUS_CONNECTED) {
+    // Disconnected: the server can send nothing more, and nats.c's drain would wait out its timeout
+    // for a flush that cannot happen. Hand over what already arrived, then end the subscription.
+    std::weak_ptr<bool> alive = alive_;
+    if (bridge_ == nullptr) DeliverPending();
+    if (alive.expired()) return absl::OkStatus();
+    natsSubscription_Unsubscribe(sub_.get());
+    // A thread-delivered subscription reports the end through nats.c's on-complete callback.
+    if (bridge_ == nullptr) PostDrained();
+    return absl::OkStatus();
+  }
   RETURN_IF_ERROR(FromNats(natsSubscription_Drain(sub_.get()), "draining " + subject_));
   if (bridge_ != nullptr) return absl::OkStatus();  // nats.c's on-complete callback reports the end
   draining_ = true;

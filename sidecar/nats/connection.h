@@ -148,9 +148,11 @@ class Subscription {
   // The handler may destroy this Subscription.
   void DeliverPending();
   void CheckDrained();
+  void PostDrained();
 
   std::string subject_;
   std::shared_ptr<Connection::Shared> shared_;  // outlives nats.c's use of the connection
+  natsConnection* conn_ = nullptr;              // kept alive by nats.c while the subscription is
   // Shared so that a handler that destroys this Subscription is not destroyed while it runs.
   std::shared_ptr<Connection::MessageHandler> handler_;
   NatsSubscriptionPtr sub_;

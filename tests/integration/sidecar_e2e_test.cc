@@ -324,6 +324,22 @@ TEST_F(SidecarE2ETest, SigtermWithRequestsInFlightAnswersAllAndExitsZero) {
   EXPECT_THAT(sidecar->output(), HasSubstr("\"msg\":\"drained; exiting\""));
 }
 
+// With NATS gone there is nothing to drain from it: SIGTERM ends the sidecar at once, not after
+// drain_timeout_ms (ECS would otherwise wait out the stop timeout on every task of a broken fleet).
+TEST_F(SidecarE2ETest, SigtermWhileNatsIsDownExitsWithoutWaitingForTheDrainTimeout) {
+  auto sidecar = StartSidecar({});
+  client_.reset();
+  const size_t mark = sidecar->process().output_size();
+  ASSERT_TRUE(nats_->Kill().ok());
+  ASSERT_TRUE(sidecar->WaitForReadiness(false, In(absl::Seconds(5)), mark).ok());
+
+  const absl::Time start = absl::Now();
+  auto exit = ValueOrDie(sidecar->Terminate(In(absl::Seconds(15))));
+  EXPECT_TRUE(exit.success()) << exit.ToString() << "\n" << sidecar->output();
+  // drain_timeout_ms is 10 s here; a correctness bound, far from it, not a benchmark.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << sidecar->output();
+}
+
 TEST_F(SidecarE2ETest, NatsRestartIsSurvivedAndReadinessFollowsIt) {
   auto sidecar = StartSidecar({});
   EXPECT_EQ(ValueOrDie(HttpGet(sidecar->admin_address(), "/ready", In(absl::Seconds(5)))).status, 200);
