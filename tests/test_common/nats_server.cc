@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace sidecar::test_common {
 namespace {
@@ -51,7 +52,7 @@ NatsServer::~NatsServer() {
   }
 }
 
-std::string NatsServer::url() const { return absl::StrCat("nats://127.0.0.1:", port_); }
+std::string NatsServer::url() const { return absl::StrCat("nats://", options_.address, ":", port_); }
 
 bool NatsServer::running() const { return process_ != nullptr && process_->running(); }
 
@@ -70,7 +71,7 @@ absl::Status NatsServer::Launch(absl::Time deadline) {
 absl::Status NatsServer::LaunchOnce(absl::Time deadline) {
   ProcessOptions spawn;
   spawn.name = "nats-server";
-  spawn.argv = {options_.binary, "-a", "127.0.0.1", "-p",
+  spawn.argv = {options_.binary, "-a", options_.address, "-p",
                 port_ == 0 ? "-1" : std::to_string(port_)};
   if (options_.jetstream) {
     spawn.argv.insert(spawn.argv.end(), {"-js", "-sd", store_dir_});
@@ -81,9 +82,9 @@ absl::Status NatsServer::LaunchOnce(absl::Time deadline) {
   if (!process.ok()) return process.status();
   process_ = std::move(*process);
 
-  static const std::regex kListening(
-      R"(Listening for client connections on 127\.0\.0\.1:([0-9]+))");
-  auto listening = process_->WaitForMatch(kListening, deadline);
+  const std::regex listening_re(absl::StrCat("Listening for client connections on ",
+                                             absl::StrReplaceAll(options_.address, {{".", "\\."}}), ":([0-9]+)"));
+  auto listening = process_->WaitForMatch(listening_re, deadline);
   absl::Status ready =
       listening.ok() ? process_->WaitForOutput("Server is ready", deadline) : listening.status();
   if (!ready.ok()) {
@@ -92,7 +93,7 @@ absl::Status NatsServer::LaunchOnce(absl::Time deadline) {
     process_.reset();
     if (busy) {
       return absl::AlreadyExistsError(
-          absl::StrCat("nats-server: 127.0.0.1:", port_, " is in use\n", ready.message()));
+          absl::StrCat("nats-server: ", options_.address, ":", port_, " is in use\n", ready.message()));
     }
     return ready;
   }

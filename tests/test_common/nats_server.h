@@ -31,6 +31,8 @@ struct NatsServerOptions {
   bool jetstream = false;
   // 0: let the server pick a free port.
   int port = 0;
+  // The address to listen on (an IPv4 literal): loopback, or e.g. a veth address a chaos test made.
+  std::string address = "127.0.0.1";
   // Appended to the command line (e.g. {"--max_payload", "1MB"} or {"-DV"} for traces).
   std::vector<std::string> extra_args;
   // The binary; found in PATH when not absolute (Debian installs /usr/sbin/nats-server).

@@ -38,7 +38,8 @@ absl::StatusOr<std::unique_ptr<SidecarProcess>> SidecarProcess::Start(SidecarOpt
   sidecar->config_path_ = *path;
 
   ProcessOptions p;
-  p.argv = {BinaryPath("nats-sidecar"), "run", "--config", sidecar->config_path_};
+  p.argv = options.command_prefix;
+  p.argv.insert(p.argv.end(), {BinaryPath("nats-sidecar"), "run", "--config", sidecar->config_path_});
   p.env = options.env;
   p.name = options.name;
   auto process = Process::Spawn(std::move(p));

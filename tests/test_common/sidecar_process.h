@@ -20,6 +20,8 @@ namespace sidecar::test_common {
 struct SidecarOptions {
   std::string config_yaml;  // written to a temporary file and passed as --config
   std::vector<std::pair<std::string, std::string>> env;
+  // Runs the binary through this command, e.g. {"ip", "netns", "exec", "<ns>"} (chaos tests).
+  std::vector<std::string> command_prefix;
   std::string name = "sidecar";
   // Wait for the first "readiness changed" ready=true line before Start() returns.
   bool wait_ready = true;

@@ -190,6 +190,17 @@ bufferevent* FakeHttpUpstream::OnNewConnection(event_base* base, void* arg) noex
   return bufferevent_socket_new(base, -1, 0);
 }
 
+void FakeHttpUpstream::KeepBodies(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  kept_[path];
+}
+
+std::vector<std::string> FakeHttpUpstream::kept_bodies(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = kept_.find(path);
+  return it == kept_.end() ? std::vector<std::string>{} : it->second;
+}
+
 void FakeHttpUpstream::OnRequest(evhttp_request* request, void* arg) noexcept {
   static_cast<FakeHttpUpstream*>(arg)->Handle(request);
 }
@@ -210,6 +221,7 @@ void FakeHttpUpstream::Handle(evhttp_request* request) {
     std::lock_guard<std::mutex> lock(mu_);
     ++requests_;
     ++requests_by_path_[path];
+    if (auto kept = kept_.find(path); kept != kept_.end()) kept->second.push_back(recorded.body);
     last_ = std::move(recorded);
     ++in_flight_;
     max_in_flight_ = std::max(max_in_flight_, in_flight_);

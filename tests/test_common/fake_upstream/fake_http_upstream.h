@@ -87,6 +87,12 @@ class FakeHttpUpstream {
   int in_flight() const;
   int max_in_flight() const;
 
+  // Keeps the body of every request to `path` received from now on (at-least-once delivery tests
+  // count what arrived, duplicates included). Off by default: a long run would hold every body.
+  void KeepBodies(const std::string& path);
+  // The bodies kept so far for `path`, in arrival order.
+  std::vector<std::string> kept_bodies(const std::string& path) const;
+
   // Blocks the caller (not the server) until `count` requests arrived in total, or `timeout`.
   bool WaitForRequests(int count, std::chrono::milliseconds timeout) const;
 
@@ -120,6 +126,7 @@ class FakeHttpUpstream {
   int connections_ = 0;
   int in_flight_ = 0;
   int max_in_flight_ = 0;
+  std::map<std::string, std::vector<std::string>> kept_;  // paths given to KeepBodies
 };
 
 }  // namespace sidecar::test_common
