@@ -15,6 +15,21 @@
 
 namespace sidecar::chaos {
 
+const char kEchoClusterYaml[] = R"(  - name: echo
+    circuit_breakers:
+      open_interval_ms: 500
+    nats:
+      mode: passthrough
+      subject: "svc.echo.v1.http"
+      timeout_ms: 2000
+)";
+
+const char kEchoRouteYaml[] = R"(  - name: echo
+    prefix: "/api/echo/"
+    service: echo
+    cluster: echo
+)";
+
 bool FullRun() {
   const char* v = std::getenv("SIDECAR_CHAOS_FULL");
   return v != nullptr && std::string(v) == "1";

@@ -43,6 +43,12 @@ class EchoResponder {
   std::atomic<int64_t> answered_{0};
 };
 
+// The `echo` cluster (NATS passthrough to svc.echo.v1.http, where EchoResponder answers; its breaker
+// re-probes after 500 ms so a test sees recovery, not the 60 s default) and its /api/echo/ route, as
+// YAML list items (with their trailing newline) for a sidecar config's `clusters:` and `routes:`.
+extern const char kEchoClusterYaml[];
+extern const char kEchoRouteYaml[];
+
 // The sum of every Prometheus sample on the sidecar's admin /metrics whose line starts with
 // `prefix` (a whole series "name{labels}" or a family prefix 'name{cluster="x"'); 0 when none,
 // -1 when the admin does not answer.

@@ -56,19 +56,8 @@ listeners:
       address: "127.0.0.1:0"
       request_timeout_ms: 2000
 clusters:
-  - name: echo
-    circuit_breakers:
-      open_interval_ms: 500
-    nats:
-      mode: passthrough
-      subject: "svc.echo.v1.http"
-      timeout_ms: 2000
-routes:
-  - name: echo
-    prefix: "/api/echo/"
-    service: echo
-    cluster: echo
-)");
+)", kEchoClusterYaml, R"(routes:
+)", kEchoRouteYaml);
 }
 
 struct Outage {

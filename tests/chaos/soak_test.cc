@@ -57,14 +57,7 @@ listeners:
       address: "127.0.0.1:0"
       request_timeout_ms: 2000
 clusters:
-  - name: echo
-    circuit_breakers:
-      open_interval_ms: 500
-    nats:
-      mode: passthrough
-      subject: "svc.echo.v1.http"
-      timeout_ms: 2000
-  - name: legacy
+)", kEchoClusterYaml, R"(  - name: legacy
     circuit_breakers:
       open_interval_ms: 500
     legacy_http:
@@ -73,11 +66,7 @@ clusters:
       max_connections: 16
       max_pending_requests: 16
 routes:
-  - name: echo
-    prefix: "/api/echo/"
-    service: echo
-    cluster: echo
-  - name: legacy
+)", kEchoRouteYaml, R"(  - name: legacy
     prefix: "/legacy/"
     service: legacy
     cluster: legacy
