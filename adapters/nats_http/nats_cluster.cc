@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/nats_http/stream.h"
 #include "sidecar/common/logging.h"
 
 namespace sidecar::adapters::nats_http {
@@ -81,6 +82,7 @@ NatsCluster::NatsCluster(NatsClusterOptions options, nats::Connection& connectio
       client_options_{options_.mode, options_.subject},
       connection_(connection),
       dispatcher_(connection.dispatcher()),
+      metrics_(metrics),
       mux_(std::move(mux)),
       healthy_gauge_(metrics.upstream_healthy.Add({{"cluster", options_.name}})),
       rq_in_flight_(metrics.upstream_rq_pending.Add({{"cluster", options_.name}})),
@@ -175,6 +177,10 @@ upstream::Cancellable* NatsCluster::Send(const http::Request& request,
     return &handle;
   }
   handle.subject = encoded->subject;
+  if (request.stream_ok) {
+    // Our caller can take the body in pieces: let a streaming responder send it so.
+    encoded->headers.emplace_back(std::string(stream_headers::kStream), "1");
+  }
   // The mux never calls back inline and never after it is destroyed (with this cluster).
   handle.mux_id = mux_->Request(encoded->subject, encoded->headers, encoded->data, handle.timeout,
                                 [this, id](absl::StatusOr<nats::Message> result) {
@@ -193,6 +199,11 @@ void NatsCluster::OnMuxResult(uint64_t id, absl::StatusOr<nats::Message> result)
   auto it = requests_.find(id);
   if (it == requests_.end()) return;  // cannot happen: Cancel() cancels the mux request too
   const Request& request = *it->second;
+  if (result.ok() && IsStreamMessage(result->headers) &&
+      FindHeader(result->headers, stream_headers::kEnd).value_or("") != "true") {
+    OnStreamHead(id, *std::move(result));
+    return;
+  }
   if (result.ok()) {
     absl::StatusOr<http::Response> response =
         DecodeReply(NatsReply{std::move(result->headers), std::move(result->data)});
@@ -229,6 +240,37 @@ void NatsCluster::OnMuxResult(uint64_t id, absl::StatusOr<nats::Message> result)
       break;
   }
   Complete(id, std::move(failure));
+}
+
+void NatsCluster::OnStreamHead(uint64_t id, nats::Message first) {
+  const Request& request = *requests_.find(id)->second;
+  absl::StatusOr<http::Response> head = DecodeReply(NatsReply{first.headers, ""});
+  if (!head.ok()) {
+    Complete(id, UpstreamFailure(FailureKind::kProtocolError,
+                                 absl::StrCat("stream head from ", request.subject, ": ",
+                                              head.status().message())));
+    return;
+  }
+  const nats::RequestMux::RequestId mux_id = request.mux_id;
+  NatsReplyStream::Options options;
+  options.idle_timeout = options_.timeout;  // the same bound as for a whole reply, per message
+  options.start = request.start;
+  auto stream = NatsReplyStream::Create(
+      connection_, alive_, first, options,
+      [this, alive = alive_, mux_id](absl::Status outcome, const StreamStats& stats) {
+        if (!*alive) return;
+        RecordStream(metrics_, "requester", options_.name, outcome, stats);
+        // This may run inside the mux's follower call: unfollow from a later loop turn.
+        dispatcher_.Post([this, alive, mux_id] {
+          if (*alive) mux_->Unfollow(mux_id);
+        });
+      });
+  mux_->Follow(mux_id, [weak = std::weak_ptr<NatsReplyStream>(stream)](nats::Message message) {
+    std::shared_ptr<NatsReplyStream> s = weak.lock();
+    return s != nullptr && s->OnMessage(std::move(message));
+  });
+  head->stream = std::move(stream);
+  Complete(id, std::move(head));
 }
 
 prometheus::Counter& NatsCluster::OutcomeCounter(const absl::StatusOr<http::Response>& result) {

@@ -89,6 +89,8 @@ class NatsCluster final : public upstream::Cluster {
   // Completes `id` from a posted task (never inline from Send()); Cancel() before it runs wins.
   void CompleteLater(uint64_t id, absl::Status failure);
   void OnMuxResult(uint64_t id, absl::StatusOr<nats::Message> result);
+  // The first message of a streamed reply: the Response carries the rest as its stream.
+  void OnStreamHead(uint64_t id, nats::Message first);
   // Records metrics, removes the request, then runs its callback: the caller must not touch
   // `this` afterwards (the callback may destroy the cluster).
   void Complete(uint64_t id, absl::StatusOr<http::Response> result);
@@ -101,6 +103,7 @@ class NatsCluster final : public upstream::Cluster {
   const ClientOptions client_options_;
   nats::Connection& connection_;
   event::Dispatcher& dispatcher_;
+  stats::Metrics& metrics_;
   nats::RequestMuxPtr mux_;
 
   absl::flat_hash_map<uint64_t, std::unique_ptr<Request>> requests_;

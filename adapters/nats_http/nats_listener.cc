@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+#include <random>
 
 #include <charconv>
 
@@ -48,7 +51,13 @@ struct NatsListener::ActiveRequest {
   std::string trace_id;
   http::Clock::time_point start;
   std::optional<transcoding::Encoding> encoding;  // set when the payload was transcoded
+  bool wants_stream = false;  // the requester sent Nats-Stream: 1
   std::unique_ptr<http::FilterManager> chain;
+};
+
+struct NatsListener::ActiveStream {
+  std::unique_ptr<ActiveRequest> request;
+  std::unique_ptr<StreamResponder> responder;
 };
 
 NatsListener::NatsListener(std::string name, const config::NatsListenerConfig& cfg,
@@ -83,6 +92,8 @@ NatsListener::~NatsListener() {
   if (rejoin_confirm_thread_.joinable()) rejoin_confirm_thread_.join();
   subscription_.reset();  // no new messages; posted ones find the handler gone
   left_.clear();
+  streams_.clear();  // cancels their upstream bodies
+  control_subscription_.reset();
   active_.clear();        // cancels in-flight upstream requests through the filters' OnDestroy
 }
 
@@ -203,6 +214,9 @@ void NatsListener::OnMessage(nats::Message message) {
     return;
   }
   request->deadline = received + std::chrono::milliseconds(DeadlineMs(message.headers));
+  // A protobuf reply is one message by nature; a fire-and-forget has nobody to stream to.
+  const bool wants_stream = WantsStream(message.headers) && !encoding.has_value() && !fire_and_forget;
+  request->stream_ok = wants_stream;
 
   const uint64_t id = next_id_++;
   auto active = std::make_unique<ActiveRequest>();
@@ -212,6 +226,7 @@ void NatsListener::OnMessage(nats::Message message) {
   active->trace_id = request->TraceId();
   active->start = received;
   active->encoding = encoding;
+  active->wants_stream = wants_stream;
   std::vector<http::FilterPtr> filters;
   filters.reserve(filters_.size());
   for (const auto& factory : filters_) filters.push_back(factory());
@@ -262,7 +277,15 @@ void NatsListener::Complete(uint64_t id, absl::StatusOr<http::Response> result) 
   if (it == active_.end()) return;
   std::unique_ptr<ActiveRequest> active = std::move(it->second);
   active_.erase(it);
+  if (result.ok() && result->stream != nullptr && active->wants_stream && !active->reply.empty()) {
+    StartStream(id, std::move(active), *std::move(result));
+    return;
+  }
   active_gauge_->Decrement();
+  if (result.ok() && result->stream != nullptr) {
+    // Only a requester that opted in is ever given a stream; never send half a body.
+    result = absl::InternalError("streamed body for a requester that did not ask for one");
+  }
 
   NatsReply reply = result.ok() ? EncodeReply(*result) : EncodeError(result.status());
   if (active->encoding.has_value()) transcoder_->EncodeReplyAs(active->action, *active->encoding, reply);
@@ -284,6 +307,81 @@ void NatsListener::Reply(const std::string& reply_subject, const NatsReply& repl
     metrics_.requests_rejected_total.Add({{"listener", name_}, {"reason", "reply_failed"}}).Increment();
     log::Warn("reply not published", {{"listener", name_}, {"error", st.ToString()}, {"trace_id", trace_id}});
   }
+}
+
+void NatsListener::StartStream(uint64_t id, std::unique_ptr<ActiveRequest> active,
+                               http::Response response) {
+  // The chain is done; destroy it on a later loop turn (we are inside its callback stack).
+  dispatcher_.Post([doomed = std::move(active->chain)]() mutable { doomed.reset(); });
+  if (control_subscription_ == nullptr) {
+    // Under the service's inbox prefix, which its NATS identity may subscribe to.
+    std::random_device random;
+    control_prefix_ = absl::StrCat("_INBOX.", cfg_.service, ".stream.", absl::Hex(random()),
+                                   absl::Hex(random()));
+    auto sub = connection_.Subscribe(control_prefix_ + ".*.*",
+                                     [this](nats::Message m) { OnStreamControl(std::move(m)); });
+    if (sub.ok()) control_subscription_ = *std::move(sub);
+    if (!sub.ok()) {
+      log::Warn("stream control subscription failed", {{"listener", name_}, {"error", sub.status().ToString()}});
+    }
+  }
+  http::BodyStreamPtr body = std::move(response.stream);
+  NatsReply head = EncodeReply(response);
+  StreamResponder::Options options;
+  options.window = static_cast<int>(cfg_.stream_window);
+  options.start = active->start;
+  options.unacked_gauge = &metrics_.stream_unacked_chunks.Add({{"name", name_}});
+  auto stream = std::make_unique<ActiveStream>();
+  const std::string reply = active->reply;
+  stream->request = std::move(active);
+  stream->responder = std::make_unique<StreamResponder>(
+      connection_, reply, control_prefix_ + "." + std::to_string(id), options, std::move(head),
+      std::move(body), [this, id](absl::Status outcome, const StreamStats& stats) {
+        EndStream(id, outcome, stats);
+      });
+  StreamResponder* responder = stream->responder.get();
+  streams_.emplace(id, std::move(stream));
+  responder->Start();
+}
+
+void NatsListener::OnStreamControl(nats::Message message) {
+  // <control_prefix_>.<id>.<ack|cancel>
+  std::string_view rest = message.subject;
+  if (rest.size() <= control_prefix_.size() + 1) return;
+  rest.remove_prefix(control_prefix_.size() + 1);
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos) return;
+  uint64_t id = 0;
+  auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + dot, id);
+  if (ec != std::errc() || ptr != rest.data() + dot) return;
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;  // ended already
+  const std::string_view kind = rest.substr(dot + 1);
+  if (kind == "ack") {
+    it->second->responder->OnAck(message.data);
+  } else if (kind == "cancel") {
+    it->second->responder->OnCancel();
+  }
+}
+
+void NatsListener::EndStream(uint64_t id, const absl::Status& outcome, const StreamStats& stats) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  std::unique_ptr<ActiveStream> stream = std::move(it->second);
+  streams_.erase(it);
+  active_gauge_->Decrement();
+  RecordStream(metrics_, "responder", name_, outcome, stats);
+  const ActiveRequest& request = *stream->request;
+  std::string outcome_label = "ok";
+  if (outcome.code() == absl::StatusCode::kCancelled) {
+    outcome_label = "cancelled";
+  } else if (!outcome.ok()) {
+    outcome_label = OutcomeOf(EncodeError(outcome));
+  }
+  Record(request.service, request.action, outcome_label, request.start);
+  // We may be inside the responder's own call stack: destroy it on a later loop turn.
+  dispatcher_.Post([doomed = std::move(stream)]() mutable { doomed.reset(); });
+  MaybeFinishDrain();
 }
 
 NatsListener::ActionStats& NatsListener::StatsFor(const std::string& service, const std::string& action) {
@@ -334,7 +432,7 @@ void NatsListener::Drain(absl::AnyInvocable<void()> done) {
 }
 
 void NatsListener::MaybeFinishDrain() {
-  if (!draining_ || !subscription_drained_ || !active_.empty() || !on_drained_) return;
+  if (!draining_ || !subscription_drained_ || !active_.empty() || !streams_.empty() || !on_drained_) return;
   auto done = std::move(on_drained_);
   on_drained_ = nullptr;
   done();

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "adapters/nats_http/nats_http.h"
+#include "adapters/nats_http/stream.h"
 #include "adapters/transcoding/transcoder.h"
 #include "sidecar/config/config.h"
 #include "sidecar/http/filter.h"
@@ -38,7 +39,9 @@ class NatsListener final : public http::Listener {
   absl::Status Start() override;
   bool Ready(std::string* why) const override;
   void Drain(absl::AnyInvocable<void()> done) override;
-  size_t active_requests() const override { return active_.size(); }
+  size_t active_requests() const override { return active_.size() + streams_.size(); }
+  // Streamed replies being published (each also counts in active_requests()).
+  size_t active_streams() const { return streams_.size(); }
 
   // Leaves the queue group while `serving` is false and rejoins when it is true again. The server
   // calls it when the upstream's health changes, so NATS sends the work to healthy tasks instead
@@ -72,6 +75,10 @@ class NatsListener final : public http::Listener {
               std::optional<transcoding::Encoding> encoding = std::nullopt);
   void Complete(uint64_t id, absl::StatusOr<http::Response> result);
   void Reply(const std::string& reply_subject, const NatsReply& reply, const std::string& trace_id);
+  // A streamed body for a requester that asked for one: published under the streaming convention.
+  void StartStream(uint64_t id, std::unique_ptr<ActiveRequest> active, http::Response response);
+  void OnStreamControl(nats::Message message);
+  void EndStream(uint64_t id, const absl::Status& outcome, const StreamStats& stats);
   void Record(const std::string& service, const std::string& action, const std::string& outcome,
               http::Clock::time_point start);
   ActionStats& StatsFor(const std::string& service, const std::string& action);
@@ -103,6 +110,12 @@ class NatsListener final : public http::Listener {
   absl::AnyInvocable<void()> ready_changed_;
   std::string not_serving_why_;
   std::unordered_map<uint64_t, std::unique_ptr<ActiveRequest>> active_;
+  struct ActiveStream;
+  std::unordered_map<uint64_t, std::unique_ptr<ActiveStream>> streams_;
+  // Acks and cancels of our streams arrive on <control_prefix_>.<id>.{ack,cancel}; subscribed on
+  // the first stream.
+  std::string control_prefix_;
+  nats::SubscriptionPtr control_subscription_;
   uint64_t next_id_ = 0;
   bool draining_ = false;
   bool subscription_drained_ = false;

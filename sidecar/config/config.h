@@ -169,6 +169,8 @@ struct NatsListenerConfig {
   std::string queue;    // default svc-<service>-workers
   int64_t max_payload_bytes = 1024 * 1024;
   int64_t max_in_flight = 4096;  // beyond this, replies are UNAVAILABLE (backpressure, not queueing)
+  // Streamed replies (Nats-Stream: 1): at most this many messages unacknowledged per stream.
+  int64_t stream_window = 16;
 };
 
 // A strict HTTP/1.1 listener: the gateway (edge) or egress (127.0.0.1 inside a task).

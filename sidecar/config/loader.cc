@@ -953,7 +953,7 @@ class Loader {
 
   void ReadNatsListener(const YAML::Node& node, const std::string& path, NatsListenerConfig* out) {
     MapView map(*this, node, path,
-                {"service", "subject", "queue", "max_payload_bytes", "max_in_flight"});
+                {"service", "subject", "queue", "max_payload_bytes", "max_in_flight", "stream_window"});
     if (!map.ok()) return;
     const bool has_service = String(map, "service", &out->service, /*required=*/true);
     if (has_service && !IsServiceName(out->service)) {
@@ -975,6 +975,7 @@ class Loader {
     }
     Int(map, "max_payload_bytes", kPositive, &out->max_payload_bytes);
     Int(map, "max_in_flight", kPositive, &out->max_in_flight);
+    Int(map, "stream_window", kPositive, &out->stream_window);
   }
 
   // --- shadow: (issue 7, sidecar/shadow). Percentages like split weights; the cluster is checked
@@ -1918,7 +1919,8 @@ nlohmann::json ToJson(const Config& config) {
                        {"subject", listener.nats->subject},
                        {"queue", listener.nats->queue},
                        {"max_payload_bytes", listener.nats->max_payload_bytes},
-                       {"max_in_flight", listener.nats->max_in_flight}};
+                       {"max_in_flight", listener.nats->max_in_flight},
+                       {"stream_window", listener.nats->stream_window}};
     }
     if (listener.http.has_value()) {
       const HttpListenerConfig& h = *listener.http;

@@ -39,6 +39,11 @@ constexpr size_t kInlineBodyBytes = 16 * 1024;
 // After an accept error (EMFILE, ENFILE, ENOMEM) accepting would fail in a tight loop.
 constexpr std::chrono::milliseconds kAcceptRetry{200};
 
+// Streaming: the output bound above which the producer is paused, and the input a client may
+// send while its response streams (a pipelined request) before we stop reading.
+constexpr size_t kStreamOutputBytes = 64 * 1024;
+constexpr size_t kStreamInputBytes = 64 * 1024;
+
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::string_view ReasonPhrase(int status) {
@@ -93,6 +98,7 @@ std::string_view CodeForStatus(int status) {
     case 409: return "ALREADY_EXISTS";
     case 412: case 422: return "FAILED_PRECONDITION";
     case 429: return "RESOURCE_EXHAUSTED";
+    case 499: return "CANCELLED";  // recorded only: the client closed while its body streamed
     case 502: case 503: return "UNAVAILABLE";
     default: break;
   }
@@ -302,9 +308,10 @@ Response DefaultErrorResponse(const absl::Status& status) {
 //   kWriting   response being flushed, keep-alive        idle_timeout (client not reading)
 //   kClosing   last response being flushed               idle_timeout
 //   kLingering half-closed, discarding input until EOF   kLingerTimeout
-class HttpListener::Connection {
+class HttpListener::Connection final : private BodyStream::Sink {
  public:
-  enum class Phase { kIdle, kHead, kBody, kInFlight, kWriting, kClosing, kLingering };
+  // kStreaming: a streamed response body is being written (chunked, or SSE events).
+  enum class Phase { kIdle, kHead, kBody, kInFlight, kStreaming, kWriting, kClosing, kLingering };
 
   Connection(HttpListener& listener, BufferEventPtr bev, std::string peer_ip)
       : listener_(listener),
@@ -337,6 +344,12 @@ class HttpListener::Connection {
     if (bev_ == nullptr) return;
     timer_->Disable();
     bev_.reset();  // closes the socket; no more callbacks
+    if (stream_ != nullptr) {
+      // The client went away mid-stream: dropping the stream cancels the producer upstream.
+      stream_.reset();
+      listener_.Record(stream_service_, stream_action_, 499, start_);
+      EndRequest();
+    }
     if (chain_ != nullptr) {
       // Only possible while the listener is torn down; the chain still owns its request.
       listener_.DeferDelete(std::move(chain_));
@@ -365,6 +378,14 @@ class HttpListener::Connection {
     if (phase_ == Phase::kLingering) {
       evbuffer* in = bufferevent_get_input(bev_.get());
       evbuffer_drain(in, evbuffer_get_length(in));
+      return;
+    }
+    if (phase_ == Phase::kStreaming) {
+      // Reading stays on while streaming only to see the client close (EOF -> cancel upstream at
+      // once). A pipelined request waits in the buffer; past a bound, stop reading.
+      if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > kStreamInputBytes) {
+        bufferevent_disable(bev_.get(), EV_READ);
+      }
       return;
     }
     ProcessInput();
@@ -457,6 +478,8 @@ class HttpListener::Connection {
       headers.Add("X-Forwarded-Host", std::string(*host));
     }
     request->deadline = received + EffectiveTimeout(headers, listener_.options_.request_timeout);
+    // We can write any body as it comes (chunked, SSE, or until close on HTTP/1.0).
+    request->stream_ok = !head_;
 
     std::vector<FilterPtr> filters;
     filters.reserve(listener_.filters_.size());
@@ -484,9 +507,18 @@ class HttpListener::Connection {
     if (chain_ == nullptr || bev_ == nullptr) return;
     // We are inside the chain's callback stack: it is destroyed on a later loop turn.
     std::unique_ptr<FilterManager> chain = std::move(chain_);
-    EndRequest();
     Response response = result.ok() ? *std::move(result) : listener_.RenderError(result.status());
     const Request& request = chain->request();
+    if (response.stream != nullptr && !head_) {
+      // The request stays active (drain waits for it) until the body's end.
+      stream_service_ = request.service;
+      stream_action_ = request.action;
+      sse_ = WantsEventStream(request.headers);
+      listener_.DeferDelete(std::move(chain));
+      StartStream(std::move(response));
+      return;
+    }
+    EndRequest();
     listener_.Record(request.service, request.action, response.status, start_);
     listener_.DeferDelete(std::move(chain));
     WriteResponse(std::move(response), keep_alive_ && !listener_.draining_, head_, minor_);
@@ -543,7 +575,127 @@ class HttpListener::Connection {
   }
 
   // The output buffer is empty: a response (or 100 Continue) has been handed to the kernel.
+  // ---- streamed responses ----------------------------------------------------------------------
+
+  static bool WantsEventStream(const HeaderMap& headers) {
+    for (const auto& [name, value] : headers.entries()) {
+      if (HeaderMap::NameEquals(name, "Accept") &&
+          value.find("text/event-stream") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void StartStream(Response response) {
+    stream_ = std::move(response.stream);
+    int status = response.status;
+    if (status < 200 || status > 599) status = 500;
+    const std::string upstream_type = response.headers.GetOr("Content-Type", "");
+    // An upstream that already speaks SSE is passed through as is; anything else is wrapped into
+    // `data:` events when the client asked for them.
+    if (upstream_type.rfind("text/event-stream", 0) == 0) sse_ = false;
+    // HTTP/1.0 has no chunked encoding: the body then ends with the connection.
+    chunked_ = minor_ == 1;
+    if (!chunked_) keep_alive_ = false;
+
+    std::string& out = scratch_;
+    out.clear();
+    out.append("HTTP/1.1 ");
+    char digits[4];
+    std::snprintf(digits, sizeof(digits), "%03d", status);
+    out.append(digits, 3).append(" ").append(ReasonPhrase(status)).append("\r\n");
+    for (const auto& [name, value] : response.headers.entries()) {
+      if (IsHopByHop(name) || !IsSafeHeader(name, value)) continue;
+      if (sse_ && (HeaderMap::NameEquals(name, "Content-Type") ||
+                   HeaderMap::NameEquals(name, "Content-Encoding"))) {
+        continue;
+      }
+      out.append(name).append(": ").append(value).append("\r\n");
+    }
+    if (sse_) out.append("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n");
+    if (chunked_) out.append("Transfer-Encoding: chunked\r\n");
+    if (!keep_alive_ || listener_.draining_) {
+      keep_alive_ = false;
+      out.append("Connection: close\r\n");
+    }
+    out.append("\r\n");
+    evbuffer_add(bufferevent_get_output(bev_.get()), out.data(), out.size());
+    if (!response.body.empty()) OnChunk(std::move(response.body));
+
+    // The write callback fires once the output drains below half the bound: time to resume.
+    bufferevent_setwatermark(bev_.get(), EV_WRITE, kStreamOutputBytes / 2, 0);
+    SetPhase(Phase::kStreaming, std::chrono::milliseconds(0));
+    bufferevent_enable(bev_.get(), EV_READ);
+    stream_->Start(*this);
+  }
+
+  void WriteBodyPiece(std::string_view data) {
+    evbuffer* output = bufferevent_get_output(bev_.get());
+    if (chunked_) evbuffer_add_printf(output, "%zx\r\n", data.size());
+    evbuffer_add(output, data.data(), data.size());
+    if (chunked_) evbuffer_add(output, "\r\n", 2);
+  }
+
+  // BodyStream::Sink
+  void OnChunk(std::string data) override {
+    if (bev_ == nullptr || data.empty()) return;
+    if (sse_) {
+      // One event per chunk; a line break inside the chunk continues the event's data.
+      std::string event;
+      size_t start = 0;
+      while (start <= data.size()) {
+        size_t end = data.find('\n', start);
+        if (end == std::string::npos) end = data.size();
+        event.append("data: ").append(data, start, end - start).append("\n");
+        start = end + 1;
+      }
+      event.append("\n");
+      WriteBodyPiece(event);
+    } else {
+      WriteBodyPiece(data);
+    }
+    // A slow client: stop taking chunks while our output holds more than the bound, so the
+    // producer is slowed (acks withheld, upstream socket unread) instead of memory growing.
+    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) > kStreamOutputBytes) {
+      stream_->Pause();
+    }
+  }
+
+  void OnEnd(absl::Status status) override {
+    if (bev_ == nullptr) return;
+    stream_.reset();
+    EndRequest();
+    int recorded = 200;
+    if (!status.ok()) {
+      Response error = listener_.RenderError(status);
+      recorded = error.status;
+      if (sse_) {
+        // The status line is long gone: the failure travels as a last event.
+        std::string event = "event: error\ndata: " + error.body + "\n\n";
+        WriteBodyPiece(event);
+      } else {
+        // A truncated chunked body (no last chunk) is the only way to tell a plain HTTP client
+        // that the body is incomplete.
+        keep_alive_ = false;
+        chunked_ = false;
+      }
+    }
+    if (chunked_) evbuffer_add(bufferevent_get_output(bev_.get()), "0\r\n\r\n", 5);
+    listener_.Record(stream_service_, stream_action_, recorded, start_);
+    bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
+    const bool keep_alive = keep_alive_ && !listener_.draining_;
+    SetPhase(keep_alive ? Phase::kWriting : Phase::kClosing, listener_.options_.idle_timeout);
+    bufferevent_disable(bev_.get(), EV_READ);
+    listener_.MaybeFinishDrain();
+    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) OnWritten();
+  }
+
   void OnWritten() {
+    if (phase_ == Phase::kStreaming) {
+      if (stream_ != nullptr) stream_->Resume();
+      return;
+    }
     if (phase_ == Phase::kWriting) {
       if (listener_.draining_) {
         StartLingering();
@@ -587,6 +739,7 @@ class HttpListener::Connection {
         return;
       }
       case Phase::kInFlight:
+      case Phase::kStreaming:
         return;  // not armed
       default:
         Close();  // idle, or a client that does not read its response
@@ -605,6 +758,11 @@ class HttpListener::Connection {
 
   // The request in flight.
   std::unique_ptr<FilterManager> chain_;
+  // The body being streamed (phase kStreaming); dropping it cancels the producer.
+  BodyStreamPtr stream_;
+  std::string stream_service_, stream_action_;
+  bool sse_ = false;
+  bool chunked_ = true;
   Clock::time_point start_;
   bool keep_alive_ = true;
   bool head_ = false;

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "sidecar/http/body_stream.h"
+
 namespace sidecar::http {
 
 // Ordered header list with ASCII case-insensitive lookup. Keeps duplicates and the sender's spelling.
@@ -65,6 +67,10 @@ struct Request {
   std::string body;
   // Absolute deadline on the steady clock; every hop derives its timeout from it.
   Clock::time_point deadline = Clock::time_point::max();
+  // The caller can consume a streamed body (Response::stream): a NATS requester that sent
+  // `Nats-Stream: 1`, or the HTTP listener (chunked / SSE). Clusters that can stream only do so
+  // when it is set; everyone else gets a whole body, as before.
+  bool stream_ok = false;
 
   // Trace id for logs: X-Request-Id, else the trace-id part of traceparent, else "".
   std::string TraceId() const;
@@ -75,6 +81,9 @@ struct Response {
   int status = 200;
   HeaderMap headers;
   std::string body;
+  // Set only for a caller with Request::stream_ok: the rest of the body arrives here (see
+  // body_stream.h). Null for every whole-message response.
+  BodyStreamPtr stream;
 };
 
 }  // namespace sidecar::http

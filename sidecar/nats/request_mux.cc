@@ -136,6 +136,16 @@ void RequestMux::Cancel(RequestId id) {
   pending_.erase(id);  // a reply or posted delivery for it finds nothing
 }
 
+void RequestMux::Follow(RequestId id, absl::AnyInvocable<bool(Message)> handler) {
+  assert(dispatcher_.IsThreadSafe());
+  followers_[id] = std::move(handler);
+}
+
+void RequestMux::Unfollow(RequestId id) {
+  assert(dispatcher_.IsThreadSafe());
+  followers_.erase(id);
+}
+
 void RequestMux::OnReply(Message message) {
   std::string_view subject = message.subject;
   RequestId id = 0;
@@ -146,6 +156,12 @@ void RequestMux::OnReply(Message message) {
     if (ec != std::errc() || ptr != digits.data() + digits.size()) id = 0;
   }
   auto it = id == 0 ? pending_.end() : pending_.find(id);
+  if (it == pending_.end() && id != 0) {
+    if (auto follower = followers_.find(id); follower != followers_.end()) {
+      if (!follower->second(std::move(message))) followers_.erase(id);
+      return;
+    }
+  }
   if (it == pending_.end() || it->second->failing) {
     // Timed out or cancelled already (or not ours): nobody waits for it any more.
     ++late_replies_;

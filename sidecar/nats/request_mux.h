@@ -73,6 +73,14 @@ class RequestMux {
   // The callback of `id` will not run. A no-op for an unknown or completed id.
   void Cancel(RequestId id);
 
+  // Streamed replies (several messages to one reply subject, adapters/nats_http/stream.h): called
+  // from the callback of `id`, routes the later messages to the same reply subject to `handler`
+  // (dispatcher thread, in order) until Unfollow(id) or the mux is destroyed. Not bounded by the
+  // request's timeout: the follower keeps its own. The handler returns false to stop following
+  // (it must not call Unfollow itself).
+  void Follow(RequestId id, absl::AnyInvocable<bool(Message)> handler);
+  void Unfollow(RequestId id);
+
   const std::string& inbox_prefix() const { return options_.inbox_prefix; }
   // "<prefix>.<token>": the replies' common prefix (empty until the first Request()).
   const std::string& inbox() const { return inbox_; }
@@ -107,6 +115,7 @@ class RequestMux {
   std::string inbox_;  // "<prefix>.<token>"
   SubscriptionPtr subscription_;
   absl::flat_hash_map<RequestId, std::unique_ptr<Pending>> pending_;
+  absl::flat_hash_map<RequestId, absl::AnyInvocable<bool(Message)>> followers_;
   RequestId next_id_ = 0;
   uint64_t late_replies_ = 0;
   int state_observer_ = 0;

@@ -85,7 +85,7 @@ MirrorHandle& MirrorHandle::operator=(MirrorHandle&& other) noexcept {
   return *this;
 }
 
-void MirrorHandle::OnPrimary(const absl::StatusOr<http::Response>& result, const std::string& primary_cluster) {
+void MirrorHandle::OnPrimary(absl::StatusOr<http::Response>& result, const std::string& primary_cluster) {
   if (runtime_ == nullptr) return;
   std::exchange(runtime_, nullptr)->OnPrimary(id_, result, primary_cluster);
 }
@@ -96,6 +96,59 @@ void MirrorHandle::Reset() {
 
 // ------------------------------------------------------------------------------------------------
 // ShadowRuntime
+
+namespace {
+
+// A streamed primary body is compared by its concatenation; beyond this the exchange is dropped.
+constexpr size_t kMaxStreamCompareBytes = 1024 * 1024;
+
+// Passes a streamed body through unchanged and reports its concatenation (bounded) at the end.
+class TeeStream final : public http::BodyStream, private http::BodyStream::Sink {
+ public:
+  using Report = absl::AnyInvocable<void(absl::Status, std::string, bool truncated)>;
+  TeeStream(http::BodyStreamPtr inner, Report report) : inner_(std::move(inner)), report_(std::move(report)) {}
+  ~TeeStream() override {
+    inner_.reset();  // cancels the producer when it has not ended
+    Deliver(absl::CancelledError("the consumer dropped the stream"));
+  }
+  void Start(http::BodyStream::Sink& sink) override {
+    sink_ = &sink;
+    inner_->Start(*this);
+  }
+  void Pause() override { inner_->Pause(); }
+  void Resume() override { inner_->Resume(); }
+
+ private:
+  void OnChunk(std::string data) override {
+    if (!truncated_) {
+      if (copy_.size() + data.size() > kMaxStreamCompareBytes) {
+        truncated_ = true;
+        copy_.clear();
+      } else {
+        copy_.append(data);
+      }
+    }
+    sink_->OnChunk(std::move(data));
+  }
+  void OnEnd(absl::Status status) override {
+    Deliver(status);
+    sink_->OnEnd(std::move(status));
+  }
+  void Deliver(absl::Status status) {
+    if (!report_) return;
+    Report report = std::move(report_);
+    report_ = nullptr;
+    std::move(report)(std::move(status), std::move(copy_), truncated_);
+  }
+
+  http::BodyStreamPtr inner_;
+  Report report_;
+  http::BodyStream::Sink* sink_ = nullptr;
+  std::string copy_;
+  bool truncated_ = false;
+};
+
+}  // namespace
 
 struct ShadowRuntime::RouteState {
   std::string route, service, action;
@@ -123,6 +176,7 @@ struct ShadowRuntime::Exchange {
   bool want_noise = false;
   bool shadow_pending = true;  // counted in the route's in_flight until the shadow answers
   std::optional<absl::StatusOr<http::Response>> primary, shadow, noise;
+  std::optional<http::Response> primary_head;  // a streamed primary, until its body has ended
 };
 
 ShadowRuntime::ShadowRuntime(event::Dispatcher& dispatcher, stats::Metrics& metrics, Options options,
@@ -181,6 +235,7 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   e.time_pinned = request.headers.Has(http::headers::kRequestTime);
   e.original = request;
   e.mirrored = e.policy->MirrorOf(request);
+  e.mirrored.stream_ok = false;  // the shadow's body is compared whole
   e.shadow_cluster = e.policy->cluster->name();
   e.want_noise = e.policy->noise_bp > 0 && IsSafeMethod(request.method) &&
                  static_cast<int64_t>(RandomBasisPoint()) < e.policy->noise_bp;
@@ -194,6 +249,7 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   if (e.want_noise) {
     ++state.noise_samples;
     http::Request again = e.policy->MirrorOf(request);  // marked too: the primary can tell the copy apart
+    again.stream_ok = false;
     again.deadline = request.deadline;
     e.noise_call = primary.inner().Send(
         again, [this, id](absl::StatusOr<http::Response> result) { OnNoise(id, std::move(result)); });
@@ -201,14 +257,48 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   return MirrorHandle(this, id);
 }
 
-void ShadowRuntime::OnPrimary(uint64_t id, const absl::StatusOr<http::Response>& result,
+void ShadowRuntime::OnPrimary(uint64_t id, absl::StatusOr<http::Response>& result,
                               const std::string& primary_cluster) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
-  it->second->primary = result;
   it->second->primary_cluster = primary_cluster;
+  if (result.ok() && result->stream != nullptr) {
+    // Compared once the body has streamed through to the caller.
+    http::Response head = *result;
+    head.stream = nullptr;
+    it->second->primary_head = std::move(head);
+    result->stream = std::make_shared<TeeStream>(
+        std::move(result->stream),
+        [this, id, alive = std::weak_ptr<bool>(alive_)](absl::Status status, std::string body, bool truncated) {
+          if (auto a = alive.lock(); a && *a) OnPrimaryStreamEnd(id, std::move(status), std::move(body), truncated);
+        });
+    return;
+  }
+  it->second->primary = result;
   // Called just before the primary's reply is handed on: compare on a later loop turn so the
   // reply never waits for the diff.
+  dispatcher_.Post([this, id, alive = std::weak_ptr<bool>(alive_)]() {
+    if (auto a = alive.lock(); a && *a) MaybeComplete(id);
+  });
+}
+
+void ShadowRuntime::OnPrimaryStreamEnd(uint64_t id, absl::Status status, std::string body, bool truncated) {
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end() || !it->second->primary_head.has_value()) return;
+  Exchange& e = *it->second;
+  if (truncated) {
+    Count(*e.state, "dropped");  // too large to compare
+    Abandon(id);
+    return;
+  }
+  if (status.ok()) {
+    http::Response whole = std::move(*e.primary_head);
+    whole.body = std::move(body);
+    e.primary = std::move(whole);
+  } else {
+    e.primary = std::move(status);
+  }
+  // May run inside the caller's stream callbacks: compare on a later loop turn.
   dispatcher_.Post([this, id, alive = std::weak_ptr<bool>(alive_)]() {
     if (auto a = alive.lock(); a && *a) MaybeComplete(id);
   });

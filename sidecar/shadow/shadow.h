@@ -79,7 +79,10 @@ class MirrorHandle {
   ~MirrorHandle() { Reset(); }
 
   explicit operator bool() const { return runtime_ != nullptr; }
-  void OnPrimary(const absl::StatusOr<http::Response>& result, const std::string& primary_cluster);
+  // A streamed primary body (Response::stream) is wrapped in place by a tee that hands every chunk
+  // on unchanged and keeps a bounded copy: the comparison then uses the concatenation and the
+  // stream's final status, once the stream has ended.
+  void OnPrimary(absl::StatusOr<http::Response>& result, const std::string& primary_cluster);
   void Reset();
 
  private:
@@ -126,7 +129,9 @@ class ShadowRuntime {
   struct Exchange;
 
   RouteState& StateOf(const std::string& route, const std::string& service, const std::string& action);
-  void OnPrimary(uint64_t id, const absl::StatusOr<http::Response>& result, const std::string& primary_cluster);
+  void OnPrimary(uint64_t id, absl::StatusOr<http::Response>& result, const std::string& primary_cluster);
+  // The tee of a streamed primary ended (or was dropped: `status` CANCELLED).
+  void OnPrimaryStreamEnd(uint64_t id, absl::Status status, std::string body, bool truncated);
   void Abandon(uint64_t id);
   void OnShadow(uint64_t id, absl::StatusOr<http::Response> result);
   void OnNoise(uint64_t id, absl::StatusOr<http::Response> result);

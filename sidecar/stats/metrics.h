@@ -99,6 +99,17 @@ class Metrics {
   // the rest counted as "other". labels: service, action, path
   prometheus::Family<prometheus::Counter>& shadow_mismatch_paths_total;
 
+  // --- streamed replies (adapters/nats_http/stream.h) -------------------------------------------
+  // labels: side (responder|requester), name (listener or cluster)
+  prometheus::Family<prometheus::Counter>& stream_chunks_total;
+  prometheus::Family<prometheus::Counter>& stream_bytes_total;
+  // Streams ended, by outcome (ok|cancelled|error). labels: side, name, outcome
+  prometheus::Family<prometheus::Counter>& streams_total;
+  // From the request's arrival to the first body byte. labels: side, name
+  prometheus::Family<prometheus::Histogram>& stream_first_chunk_seconds;
+  // Chunks published and not yet acknowledged, summed over a responder's streams. labels: name
+  prometheus::Family<prometheus::Gauge>& stream_unacked_chunks;
+
   // --- cut-over (sidecar/cutover) ----------------------------------------------------------------
   // Automatic rollbacks written to the KV by this sidecar's guard (the winning writer only, so a
   // fleet-wide sum counts each rollback once). labels: service, action, rule

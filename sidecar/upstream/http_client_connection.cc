@@ -130,11 +130,17 @@ void HttpClientConnection::MarkClosed() {
   if (stats_.cx_active != nullptr) stats_.cx_active->Decrement();
 }
 
-absl::Status HttpClientConnection::Start(const WireRequest& wire) {
+absl::Status HttpClientConnection::Start(const WireRequest& wire, bool stream_ok) {
   if (busy_ || !usable()) return absl::FailedPreconditionError("connection busy or unusable");
   evhttp_request* request = evhttp_request_new(&HttpClientConnection::OnRequestDone, this);
   if (request == nullptr) return absl::ResourceExhaustedError("evhttp_request_new failed");
   evhttp_request_set_error_cb(request, &HttpClientConnection::OnRequestError);
+  stream_ok_ = stream_ok;
+  streaming_ = false;
+  if (stream_ok) evhttp_request_set_header_cb(request, &HttpClientConnection::OnHeader);
+  // A previous streamed response may have lifted the cap on this connection.
+  evhttp_connection_set_max_body_size(evcon_.get(),
+                                      static_cast<ev_ssize_t>(options_.max_response_body_bytes));
   evkeyvalq* out = evhttp_request_get_output_headers(request);
   for (const auto& [name, value] : wire.headers.entries()) {
     // evhttp rejects CR/LF in names and values: refuse the request rather than drop a header.
@@ -183,6 +189,51 @@ void HttpClientConnection::OnRequestDone(evhttp_request* request, void* arg) noe
 void HttpClientConnection::OnRequestError(evhttp_request_error error, void* arg) noexcept {
   // evhttp calls this just before OnRequestDone(nullptr): remember why.
   static_cast<HttpClientConnection*>(arg)->error_ = error;
+}
+
+int HttpClientConnection::OnHeader(evhttp_request* request, void* arg) noexcept {
+  auto* self = static_cast<HttpClientConnection*>(arg);
+  if (!self->busy_ || self->callbacks_ == nullptr || !self->stream_ok_) return 0;
+  const int status = evhttp_request_get_response_code(request);
+  if (status < 200 || status > 299 || status == 204 || self->method_ == EVHTTP_REQ_HEAD) return 0;
+  const evkeyvalq* headers = evhttp_request_get_input_headers(request);
+  const char* encoding = evhttp_find_header(headers, "Transfer-Encoding");
+  const char* type = evhttp_find_header(headers, "Content-Type");
+  const bool chunked = encoding != nullptr && std::string_view(encoding).find("chunked") != std::string_view::npos;
+  const bool event_stream =
+      type != nullptr && std::string_view(type).substr(0, 17) == "text/event-stream";
+  if (!chunked && !event_stream) return 0;  // a whole body, as without streaming
+  self->streaming_ = true;
+  // The body is never held whole, so the whole-body cap does not apply to it.
+  evhttp_connection_set_max_body_size(self->evcon_.get(), EV_SSIZE_MAX);
+  evhttp_request_set_chunked_cb(request, &HttpClientConnection::OnChunk);
+  http::Response head;
+  head.status = status;
+  for (const evkeyval* h = headers->tqh_first; h != nullptr; h = h->next.tqe_next) {
+    head.headers.Add(h->key, h->value);
+  }
+  self->callbacks_->OnStreamHead(*self, std::move(head));
+  return 0;
+}
+
+void HttpClientConnection::OnChunk(evhttp_request* request, void* arg) noexcept {
+  auto* self = static_cast<HttpClientConnection*>(arg);
+  evbuffer* body = evhttp_request_get_input_buffer(request);
+  const size_t size = evbuffer_get_length(body);
+  if (size == 0 || !self->busy_ || self->callbacks_ == nullptr) return;
+  std::string chunk(size, '\0');
+  evbuffer_remove(body, chunk.data(), size);  // evhttp drains it after us anyway
+  self->callbacks_->OnBodyChunk(*self, std::move(chunk));
+}
+
+void HttpClientConnection::PauseReading() {
+  bufferevent* bev = evhttp_connection_get_bufferevent(evcon_.get());
+  if (bev != nullptr) bufferevent_disable(bev, EV_READ);
+}
+
+void HttpClientConnection::ResumeReading() {
+  bufferevent* bev = evhttp_connection_get_bufferevent(evcon_.get());
+  if (bev != nullptr && busy_) bufferevent_enable(bev, EV_READ);
 }
 
 void HttpClientConnection::OnClose(evhttp_connection*, void* arg) noexcept {

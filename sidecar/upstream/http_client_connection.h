@@ -72,6 +72,11 @@ class HttpClientConnection {
                             absl::StatusOr<http::Response> result) = 0;
     // The peer (or the idle timeout) closed the connection while no request was on it.
     virtual void OnIdleClose(HttpClientConnection& connection) = 0;
+    // Streaming (Start with stream_ok): a 2xx head whose body is chunked or text/event-stream
+    // arrived. The body then comes through OnBodyChunk as it is read, and OnComplete (with an
+    // empty body, or the failure that cut it short) ends it.
+    virtual void OnStreamHead(HttpClientConnection& connection, http::Response head) {}
+    virtual void OnBodyChunk(HttpClientConnection& connection, std::string chunk) {}
   };
 
   static absl::StatusOr<std::unique_ptr<HttpClientConnection>> Create(
@@ -85,7 +90,15 @@ class HttpClientConnection {
   // Sends `request`, connecting first when needed. Requires !busy() and usable(). On an error
   // returned here (invalid header, or a failure evhttp reported synchronously) no callback follows
   // and the connection is unusable.
-  absl::Status Start(const WireRequest& request);
+  // With `stream_ok` a streamed response body is delivered as it arrives (Callbacks above),
+  // without the max_response_body_bytes cap and without buffering the whole body.
+  absl::Status Start(const WireRequest& request, bool stream_ok = false);
+
+  // Flow control for a streamed body: stop / restart reading the upstream socket, so TCP pushes
+  // back on the legacy process instead of our buffers growing. At most one socket read of chunks
+  // is still delivered after PauseReading().
+  void PauseReading();
+  void ResumeReading();
 
   // Silences every callback and settles the metrics: the object is about to be deleted, or is
   // being abandoned with a request on it (timeout, cancel) whose fate is unknown.
@@ -109,6 +122,8 @@ class HttpClientConnection {
   static void OnRequestDone(evhttp_request* request, void* arg) noexcept;
   static void OnRequestError(evhttp_request_error error, void* arg) noexcept;
   static void OnClose(evhttp_connection* connection, void* arg) noexcept;
+  static int OnHeader(evhttp_request* request, void* arg) noexcept;
+  static void OnChunk(evhttp_request* request, void* arg) noexcept;
 
   void HandleDone(evhttp_request* request);
   void HandleConnectTimeout();
@@ -126,6 +141,8 @@ class HttpClientConnection {
   event::TimerPtr connect_timer_;
 
   bool busy_ = false;
+  bool stream_ok_ = false;  // of the request in flight
+  bool streaming_ = false;  // its body is being streamed
   evhttp_cmd_type method_ = EVHTTP_REQ_GET;  // of the request in flight
   bool open_ = false;
   bool usable_ = true;

@@ -106,6 +106,41 @@ class LegacyHttpCluster::Request final : public Cancellable {
   HttpClientConnection* connection = nullptr;  // kActive
   absl::Status failure;                        // kImmediate
   bool observe_duration = true;  // local rejections (overflow, invalid) are not latency samples
+  bool stream_ok = false;        // the caller takes a streamed body (http::Request::stream_ok)
+};
+
+// The body of a streamed legacy response: fed by OnBodyChunk, ended by OnComplete, owned by the
+// consumer. Pausing stops reading the upstream socket (TCP then slows the legacy process);
+// destroying it before the end abandons the connection.
+class LegacyHttpCluster::Stream final : public http::QueuedBodyStream {
+ public:
+  Stream(LegacyHttpCluster& cluster, HttpClientConnection* connection)
+      : QueuedBodyStream(cluster.dispatcher_),
+        cluster_(&cluster),
+        cluster_alive_(cluster.alive_),
+        connection_(connection) {}
+  ~Stream() override {
+    if (Attached()) cluster_->AbandonStream(connection_);
+  }
+
+  void Feed(std::string chunk) { Push(std::move(chunk)); }
+  void Finish(absl::Status status) {
+    cluster_ = nullptr;
+    End(std::move(status));
+  }
+
+ private:
+  bool Attached() const { return cluster_ != nullptr && *cluster_alive_; }
+  void OnPause() override {
+    if (Attached()) connection_->PauseReading();
+  }
+  void OnResume() override {
+    if (Attached()) connection_->ResumeReading();
+  }
+
+  LegacyHttpCluster* cluster_;  // null once the body ended
+  const std::shared_ptr<bool> cluster_alive_;
+  HttpClientConnection* const connection_;
 };
 
 absl::StatusOr<std::unique_ptr<LegacyHttpCluster>> LegacyHttpCluster::Create(
@@ -184,6 +219,9 @@ LegacyHttpCluster::~LegacyHttpCluster() {
   // Requests die with their callbacks uncalled; connections go through deferred deletion because
   // this destructor may run inside an evhttp callback (a user callback destroying the cluster).
   for (auto& [key, busy] : busy_) {
+    if (busy.stream != nullptr) {
+      busy.stream->Finish(UpstreamFailure(FailureKind::kReset, "cluster shut down mid-stream"));
+    }
     Retire(std::move(busy.connection));
     cx_busy_.Decrement();
   }
@@ -255,6 +293,7 @@ Cancellable* LegacyHttpCluster::Send(const http::Request& request, ResponseCallb
     return handle;
   }
   owned->wire = *std::move(wire);
+  owned->stream_ok = request.stream_ok;
 
   http::Clock::time_point deadline = now + milliseconds(cfg_.request_timeout_ms);
   if (request.deadline < deadline) deadline = request.deadline;
@@ -312,7 +351,7 @@ LegacyHttpCluster::ConnectionPtr LegacyHttpCluster::AcquireConnection() {
 }
 
 void LegacyHttpCluster::Dispatch(RequestPtr request, ConnectionPtr connection) {
-  absl::Status started = connection->Start(request->wire);
+  absl::Status started = connection->Start(request->wire, request->stream_ok);
   if (!started.ok()) {
     Retire(std::move(connection));
     CompleteLater(std::move(request), std::move(started));
@@ -471,7 +510,40 @@ void LegacyHttpCluster::OnComplete(HttpClientConnection& connection,
     Retire(std::move(busy.connection));
   }
   ProcessPending();
+  if (busy.request == nullptr) {
+    // The end of a streamed body; its head already completed the request.
+    if (busy.stream != nullptr) busy.stream->Finish(result.ok() ? absl::OkStatus() : result.status());
+    return;
+  }
   Complete(std::move(busy.request), std::move(result));  // last: may destroy `this`
+}
+
+void LegacyHttpCluster::OnStreamHead(HttpClientConnection& connection, http::Response head) {
+  auto it = busy_.find(&connection);
+  if (it == busy_.end() || it->second.request == nullptr) return;
+  RequestPtr request = std::move(it->second.request);
+  if (request->timer != nullptr) request->timer->Disable();
+  // The request's timeout covered the wait for the head; from here the consumer's flow control
+  // and evhttp's inactivity timeout bound the body.
+  auto stream = std::make_shared<Stream>(*this, &connection);
+  it->second.stream = stream.get();
+  head.stream = std::move(stream);
+  Complete(std::move(request), std::move(head));  // last: may destroy `this`
+}
+
+void LegacyHttpCluster::OnBodyChunk(HttpClientConnection& connection, std::string chunk) {
+  auto it = busy_.find(&connection);
+  if (it == busy_.end() || it->second.stream == nullptr) return;
+  it->second.stream->Feed(std::move(chunk));
+}
+
+void LegacyHttpCluster::AbandonStream(HttpClientConnection* connection) {
+  auto it = busy_.find(connection);
+  if (it == busy_.end()) return;
+  Retire(std::move(it->second.connection));
+  busy_.erase(it);
+  cx_busy_.Decrement();
+  ProcessPending();
 }
 
 void LegacyHttpCluster::OnIdleClose(HttpClientConnection& connection) {

@@ -64,11 +64,13 @@ class LegacyHttpCluster final : public Cluster, private HttpClientConnection::Ca
 
  private:
   class Request;
+  class Stream;
   using RequestPtr = std::unique_ptr<Request>;
   using ConnectionPtr = std::unique_ptr<HttpClientConnection>;
   struct Busy {
     ConnectionPtr connection;
-    RequestPtr request;
+    RequestPtr request;       // until the response (or its streamed head) arrives
+    Stream* stream = nullptr;  // a streamed body still being read; owned by the consumer
   };
 
   LegacyHttpCluster(const config::ClusterConfig& cfg, ConnectionOptions options,
@@ -94,6 +96,11 @@ class LegacyHttpCluster final : public Cluster, private HttpClientConnection::Ca
   // HttpClientConnection::Callbacks
   void OnComplete(HttpClientConnection& connection, absl::StatusOr<http::Response> result) override;
   void OnIdleClose(HttpClientConnection& connection) override;
+  void OnStreamHead(HttpClientConnection& connection, http::Response head) override;
+  void OnBodyChunk(HttpClientConnection& connection, std::string chunk) override;
+  // The consumer dropped a streamed body before its end: close the connection (the legacy process
+  // sees the client go away) and free its slot.
+  void AbandonStream(HttpClientConnection* connection);
 
   const std::string name_;
   const config::LegacyHttpClusterConfig cfg_;

@@ -65,7 +65,7 @@ import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import auth
@@ -277,6 +277,58 @@ async def slow(ms: int):
     # The point of this route: a fake slow upstream, the only place that waits on a timer.
     await asyncio.sleep(ms / 1000)
     return {"slept_ms": ms}
+
+
+# Streaming (issue 14): GET /stream/{name}?count=N[&gate=1][&size=B][&sse=1] answers a StreamingResponse
+# (chunked) of N chunks "chunk-<i> " (padded to B bytes). With gate=1 it yields the first chunk, then
+# waits for POST /admin/stream/{name}/release before producing the rest, so a test can assert by
+# events that chunk 1 reached the client before the last one was produced. GET
+# /admin/stream/{name} reports how many chunks were produced and whether the client went away.
+STREAMS = {}
+
+
+def stream_state(name):
+    return STREAMS.setdefault(name, {"produced": 0, "done": False, "cancelled": False,
+                                     "gate": asyncio.Event()})
+
+
+@app.get("/stream/{name}")
+async def stream(name: str, count: int = 3, gate: int = 0, size: int = 0, sse: int = 0):
+    state = stream_state(name)
+
+    def chunk(i):
+        text = f"chunk-{i} "
+        if size > len(text):
+            text = text + "." * (size - len(text))
+        return f"data: {text}\n\n" if sse else text
+
+    async def produce():
+        try:
+            for i in range(1, count + 1):
+                if i == 2 and gate:
+                    await state["gate"].wait()
+                state["produced"] = i
+                yield chunk(i)
+            state["done"] = True
+        except (asyncio.CancelledError, GeneratorExit):
+            state["cancelled"] = True
+            print(f"stream {name} cancelled after {state['produced']}", flush=True)
+            raise
+
+    media = "text/event-stream" if sse else "text/plain"
+    return StreamingResponse(produce(), media_type=media)
+
+
+@app.post("/admin/stream/{name}/release")
+async def stream_release(name: str):
+    stream_state(name)["gate"].set()
+    return {"released": name}
+
+
+@app.get("/admin/stream/{name}")
+async def stream_report(name: str):
+    state = stream_state(name)
+    return {"produced": state["produced"], "done": state["done"], "cancelled": state["cancelled"]}
 
 
 @app.get("/counter")

@@ -362,6 +362,7 @@ TEST_F(LoaderTest, FillsClusterAndListenerDefaults) {
   EXPECT_EQ(nats.subject, "svc.settings.v1.>");
   EXPECT_EQ(nats.queue, "svc-settings-workers");
   EXPECT_EQ(nats.max_payload_bytes, 1024 * 1024);
+  EXPECT_EQ(nats.stream_window, 16);
   EXPECT_EQ(config->routes[0].action, "");
 }
 
@@ -611,7 +612,7 @@ clusters:
       max_response_body_bytes: -1
       health_check: {path: /h, interval_ms: 0, timeout_ms: 0, healthy_threshold: 0,
                      unhealthy_threshold: 0}
-listeners: [{name: l, nats: {service: settings, max_payload_bytes: 0, max_in_flight: 0}}]
+listeners: [{name: l, nats: {service: settings, max_payload_bytes: 0, max_in_flight: 0, stream_window: 0}}]
 routes: [{service: settings, cluster: legacy}]
 )");
   EXPECT_THAT(
@@ -631,7 +632,8 @@ routes: [{service: settings, cluster: legacy}]
                   "clusters[0].legacy_http.health_check.healthy_threshold: must be > 0",
                   "clusters[0].legacy_http.health_check.unhealthy_threshold: must be > 0",
                   "listeners[0].nats.max_payload_bytes: must be > 0",
-                  "listeners[0].nats.max_in_flight: must be > 0"));
+                  "listeners[0].nats.max_in_flight: must be > 0",
+                  "listeners[0].nats.stream_window: must be > 0"));
 }
 
 TEST_F(LoaderTest, AdminAddressIsValidated) {

@@ -247,12 +247,13 @@ class HttpListenerTest : public ::testing::Test {
     std::future<void> done = promise->get_future();
     std::promise<void> posted;
     dispatcher_->Post([&, promise]() mutable {
-      bool called = false;
-      listener_->Drain([promise, &called] {
-        called = true;
+      // Shared, not a reference to this frame: `done` usually runs long after this task returned.
+      auto called = std::make_shared<bool>(false);
+      listener_->Drain([promise, called] {
+        *called = true;
         promise->set_value();
       });
-      *finished_synchronously = called;
+      *finished_synchronously = *called;
       *active_at_drain = listener_->active_requests();
       posted.set_value();
     });

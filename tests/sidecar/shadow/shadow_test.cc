@@ -21,6 +21,30 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
+// A streamed body of two pieces, then the end.
+class TwoPieces final : public http::QueuedBodyStream {
+ public:
+  using QueuedBodyStream::QueuedBodyStream;
+  void Send(std::string a, std::string b) {
+    Push(std::move(a));
+    Push(std::move(b));
+    End(absl::OkStatus());
+  }
+
+ private:
+  void OnPause() override {}
+  void OnResume() override {}
+};
+
+// Collects a streamed body.
+class Collector final : public http::BodyStream::Sink {
+ public:
+  void OnChunk(std::string data) override { body += data; }
+  void OnEnd(absl::Status status) override { end = status; }
+  std::string body;
+  std::optional<absl::Status> end;
+};
+
 // Answers with body(n) for its n-th request, or holds every callback when `hold` is set.
 class FakeCluster final : public upstream::Cluster {
  public:
@@ -35,16 +59,26 @@ class FakeCluster final : public upstream::Cluster {
       held.push_back(std::move(done));
       return nullptr;
     }
-    dispatcher_.Post([this, n, done = std::move(done)]() mutable {
+    const bool streamed = stream && request.stream_ok;
+    dispatcher_.Post([this, n, streamed, done = std::move(done)]() mutable {
       http::Response r;
       r.headers.Set("Content-Type", "application/json");
-      r.body = body(n);
+      if (streamed) {
+        // The same body in two pieces, through Response::stream.
+        const std::string whole = body(n);
+        auto pieces = std::make_shared<TwoPieces>(dispatcher_);
+        pieces->Send(whole.substr(0, whole.size() / 2), whole.substr(whole.size() / 2));
+        r.stream = pieces;
+      } else {
+        r.body = body(n);
+      }
       std::move(done)(std::move(r));
     });
     return nullptr;
   }
   std::function<std::string(int)> body = [](int) { return R"({"v":1})"; };
   bool hold = false;
+  bool stream = false;  // answer a caller with stream_ok through Response::stream
   std::vector<http::Request> requests;
   std::deque<upstream::ResponseCallback> held;
 
@@ -157,6 +191,39 @@ TEST_F(ShadowTest, CallerGetsThePrimaryAnswerWhileTheShadowNeverAnswers) {
   EXPECT_FALSE(primary_->requests[0].headers.Has("x-sidecar-shadow"));
   EXPECT_TRUE(primary_->requests[0].headers.Has("Authorization"));
   EXPECT_EQ(runtime_->in_flight(), 1u);
+}
+
+TEST_F(ShadowTest, AStreamedPrimaryIsComparedByItsConcatenation) {
+  Use({});
+  primary_->stream = true;
+  shadow_->stream = true;  // but the mirror asks for a whole body
+  http::Request request = Get("/api/streamed");
+  request.stream_ok = true;
+  auto r = Route(std::move(request));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_NE(r->stream, nullptr);
+  EXPECT_FALSE(shadow_->requests[0].stream_ok);
+  Collector collector;
+  r->stream->Start(collector);
+  Settle();
+  Settle();
+  EXPECT_EQ(collector.body, R"({"v":1})");
+  ASSERT_TRUE(collector.end.has_value());
+  EXPECT_TRUE(collector.end->ok());
+  Settle();
+  EXPECT_EQ(Count("matched"), 1);
+  // A streamed primary that differs is a mismatch, like a whole one.
+  primary_->body = [](int) { return R"({"v":3})"; };
+  http::Request again = Get("/api/streamed");
+  again.stream_ok = true;
+  auto r2 = Route(std::move(again));
+  ASSERT_TRUE(r2.ok());
+  Collector second;
+  r2->stream->Start(second);
+  Settle();
+  Settle();
+  Settle();
+  EXPECT_EQ(Count("mismatched"), 1);
 }
 
 TEST_F(ShadowTest, AllowedCredentialsReachTheShadow) {
