@@ -103,9 +103,13 @@ NatsCluster::NatsCluster(NatsClusterOptions options, nats::Connection& connectio
     rq_by_class_[cls] = &metrics.upstream_rq_total.Add(
         {{"cluster", options_.name}, {"outcome", absl::StrCat(cls, "xx")}});
   }
+  state_observer_ = connection_.AddStateObserver([this](bool connected) {
+    if (connected && on_recovered_) on_recovered_();
+  });
 }
 
 NatsCluster::~NatsCluster() {
+  connection_.RemoveStateObserver(state_observer_);
   *alive_ = false;
   // The mux drops its callbacks uncalled (they point at this cluster); so do we.
   mux_.reset();

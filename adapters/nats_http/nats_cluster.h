@@ -75,6 +75,8 @@ class NatsCluster final : public upstream::Cluster {
   std::string HealthDetail() const override;
   // Runs on every health-check transition (dispatcher thread).
   void SetOnChange(absl::AnyInvocable<void(bool healthy)> on_change) { on_change_ = std::move(on_change); }
+  // Runs when the NATS connection (re)connects.
+  void SetOnRecovered(absl::AnyInvocable<void()> on_recovered) override { on_recovered_ = std::move(on_recovered); }
 
   // Introspection for tests and /clusters.
   size_t in_flight() const { return requests_.size(); }
@@ -110,6 +112,8 @@ class NatsCluster final : public upstream::Cluster {
   uint64_t next_id_ = 0;
   // Posted completions outlive the cluster; they check this first.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  absl::AnyInvocable<void()> on_recovered_;
+  int state_observer_ = 0;
 
   std::optional<upstream::HealthState> health_;  // with a health check only
   std::string health_detail_ = "not checked yet";

@@ -21,6 +21,10 @@ std::string_view AdmissionName(Admission admission) {
   return "unknown";
 }
 
+void CircuitBreaker::ProbeNow(Clock::time_point now) {
+  if (open_ && now < open_until_) open_until_ = now;
+}
+
 BreakerState CircuitBreaker::state(Clock::time_point now) const {
   if (!open_) return BreakerState::kClosed;
   return now < open_until_ ? BreakerState::kOpen : BreakerState::kHalfOpen;

@@ -51,6 +51,10 @@ class CircuitBreaker {
   // decides nothing (a cancelled probe lets the next request probe).
   void OnCancelled(const BreakerTicket& ticket);
 
+  // The upstream is known to be back (its transport reconnected): an open breaker lets the next
+  // request probe at once instead of waiting out open_interval. No-op unless open.
+  void ProbeNow(Clock::time_point now);
+
   // The state as of `now` (an open breaker whose interval passed reads as half-open).
   BreakerState state(Clock::time_point now) const;
   int64_t active_requests() const { return active_requests_; }

@@ -56,6 +56,10 @@ class Cluster {
   virtual bool Healthy() const = 0;
   // One line for /ready: why the cluster is (un)healthy, e.g. the last health-check failure.
   virtual std::string HealthDetail() const { return Healthy() ? "healthy" : "unhealthy"; }
+  // `on_recovered` runs (dispatcher thread) whenever the cluster learns its upstream is reachable
+  // again, e.g. the NATS connection under a nats cluster reconnected; the breaker in front then
+  // probes at once. Kinds without such a signal ignore it.
+  virtual void SetOnRecovered(absl::AnyInvocable<void()> on_recovered) { (void)on_recovered; }
 };
 using ClusterPtr = std::unique_ptr<Cluster>;
 

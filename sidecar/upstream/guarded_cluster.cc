@@ -99,12 +99,17 @@ GuardedCluster::GuardedCluster(ClusterPtr inner, const config::CircuitBreakersCo
       metrics_(metrics),
       open_gauge_(metrics.breaker_open.Add({{"cluster", inner_->name()}})) {
   open_gauge_.Set(0);
+  // A NATS outage of a second must not cost open_interval_ms (60 s by default) of refusals.
+  inner_->SetOnRecovered([this] {
+    breaker_.ProbeNow(resilience::CircuitBreaker::Clock::now());
+    SyncState();
+  });
   for (Admission why : {Admission::kCircuitOpen, Admission::kMaxRequests, Admission::kMaxRetries}) {
     metrics_.breaker_rejections_total.Add({{"cluster", name()}, {"reason", std::string(AdmissionName(why))}});
   }
 }
 
-GuardedCluster::~GuardedCluster() = default;
+GuardedCluster::~GuardedCluster() { inner_->SetOnRecovered(nullptr); }
 
 std::string GuardedCluster::HealthDetail() const {
   std::string detail = inner_->HealthDetail();

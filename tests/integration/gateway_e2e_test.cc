@@ -275,6 +275,36 @@ TEST_F(GatewayE2ETest, OverrideHeaderOnlyForAllowedPrincipals) {
   EXPECT_EQ(Json::parse(player.body)["error"]["code"], "PERMISSION_DENIED");
 }
 
+// The shipped config keeps the breaker's 60 s open interval. A NATS outage opens the nats cluster's
+// breaker (fast 503s, then the legacy fallback while it is open); once NATS is back, the very next
+// request probes it and closes it, instead of falling back for the rest of the minute.
+TEST_F(GatewayE2ETest, NatsBackClosesTheNatsBreakerWithoutWaitingOutItsInterval) {
+  StartBackend();
+  Gateway gw = StartGateway(/*nats_weight=*/100);
+  const std::string open_sample = "sidecar_breaker_open{cluster=\"nats\"}";
+  auto send = [&] {
+    return ValueOrDie(HttpRequest(gw.address, "GET", "/api/settings/_echo/x", {{"X-Principal", "player:p1"}}, "",
+                                  In(absl::Seconds(10))));
+  };
+  EXPECT_EQ(send().status, 200);
+  ASSERT_EQ(Metric(gw.admin, open_sample), 0);
+
+  size_t mark = gw.process->process().output_size();
+  ASSERT_TRUE(nats_->Kill().ok());
+  ASSERT_TRUE(gw.process->WaitForReadiness(false, In(absl::Seconds(5)), mark).ok());
+  for (int i = 0; i < 6; ++i) send();  // 503 "NATS is not connected" until the breaker opens
+  ASSERT_EQ(Metric(gw.admin, open_sample), 1);
+
+  mark = gw.process->process().output_size();
+  const size_t backend_mark = backend_->process().output_size();
+  ASSERT_TRUE(nats_->Restart().ok());
+  ASSERT_TRUE(gw.process->WaitForReadiness(true, In(absl::Seconds(10)), mark).ok());
+  ASSERT_TRUE(backend_->WaitForReadiness(true, In(absl::Seconds(10)), backend_mark).ok());
+  auto probe = send();
+  EXPECT_EQ(probe.status, 200) << probe.body;
+  EXPECT_EQ(Metric(gw.admin, open_sample), 0);
+}
+
 TEST_F(GatewayE2ETest, MalformedFramingIsRejectedAndNeverForwarded) {
   Gateway gw = StartGateway(/*nats_weight=*/0);
   const int port = std::stoi(gw.address.substr(gw.address.rfind(':') + 1));

@@ -120,6 +120,22 @@ TEST_F(CircuitBreakerTest, AFailedProbeReopensForAnotherInterval) {
   EXPECT_EQ(breaker_.state(later + milliseconds(1000)), BreakerState::kHalfOpen);
 }
 
+TEST_F(CircuitBreakerTest, ProbeNowLetsTheNextRequestProbeBeforeTheIntervalEnds) {
+  breaker_.ProbeNow(t0_);  // closed: nothing to do
+  EXPECT_EQ(breaker_.state(t0_), BreakerState::kClosed);
+  for (int i = 0; i < 5; ++i) Complete(true, t0_);
+  const auto soon = t0_ + milliseconds(10);
+  EXPECT_EQ(breaker_.state(soon), BreakerState::kOpen);
+  breaker_.ProbeNow(soon);  // the transport came back
+  EXPECT_EQ(breaker_.state(soon), BreakerState::kHalfOpen);
+  BreakerTicket probe, other;
+  ASSERT_EQ(breaker_.TryAdmit(soon, false, &probe), Admission::kAdmitted);
+  EXPECT_TRUE(probe.probe);
+  EXPECT_EQ(breaker_.TryAdmit(soon, false, &other), Admission::kCircuitOpen);  // still one probe only
+  breaker_.OnComplete(soon, probe, false);
+  EXPECT_EQ(breaker_.state(soon), BreakerState::kClosed);
+}
+
 TEST_F(CircuitBreakerTest, RequestsFromBeforeTheOpeningDecideNothing) {
   BreakerTicket early;
   ASSERT_EQ(breaker_.TryAdmit(t0_, false, &early), Admission::kAdmitted);
