@@ -12,8 +12,11 @@ A service may
              discovery subjects $SRV.{PING,INFO,STATS}[.<service>[.>]];
   publish    svc.<callee>.v1.> and $SRV.PING.<callee>(.>) for each service it calls (services.json
              "calls", SERVICES.md section 1), its own events evt.<service>.v1.>, the JetStream API
-             of the listed streams, and replies to requests it received (allow_responses: one
-             reply per request, within the server's default time).
+             of the listed streams, the stream control subjects of its callees
+             (_INBOX.<callee>.stream.>: acks and cancels of streamed replies, README "Streaming"),
+             and replies to requests it received (allow_responses: up to MAX_RESPONSES messages
+             per request within RESPONSE_WINDOW, so a streamed reply fits; still only to a reply
+             subject of a request it was delivered).
 Nothing else: not another service's requests, replies or events.
 
 Without --identity every service gets `nkey: $NKEY_<SERVICE>` (nats-server reads the variable from
@@ -25,6 +28,10 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# A streamed reply is many messages to one reply subject: 100k pieces within 10 minutes covers the
+# longest completion we produce; one whole reply uses one of them.
+MAX_RESPONSES = 100000
+RESPONSE_WINDOW = "10m"
 
 
 def env_name(service):
@@ -40,7 +47,8 @@ def permissions(service, fleet):
     js = fleet.get("jetstream", {})
     publish = []
     for callee in calls:
-        publish += [f"svc.{callee}.v1.>", f"$SRV.PING.{callee}", f"$SRV.PING.{callee}.>"]
+        publish += [f"svc.{callee}.v1.>", f"$SRV.PING.{callee}", f"$SRV.PING.{callee}.>",
+                    f"_INBOX.{callee}.stream.>"]
     publish.append(f"evt.{service}.v1.>")
     if js.get("streams"):
         publish.append("$JS.API.INFO")
@@ -89,7 +97,7 @@ def render(fleet, identities):
         out.append("      permissions: {")
         out.append("        publish: { allow: [" + ", ".join(quote(s) for s in publish) + "] }")
         out.append("        subscribe: { allow: [" + ", ".join(quote(s) for s in subscribe) + "] }")
-        out.append("        allow_responses: true")
+        out.append(f"        allow_responses: {{ max: {MAX_RESPONSES}, expires: {quote(RESPONSE_WINDOW)} }}")
         out.append("      }")
         out.append("    }")
     out += ["  ]", "}", ""]
