@@ -10,6 +10,7 @@
 #include "adapters/common/errors.h"
 #include "adapters/transcoding/json_codec.h"
 #include "google/protobuf/util/json_util.h"
+#include "sidecar/common/status_macros.h"
 
 namespace sidecar::adapters::native {
 namespace {
@@ -23,6 +24,70 @@ http::Response JsonResponse(std::string body) {
 }
 
 std::string_view PathOnly(std::string_view path) { return path.substr(0, path.find('?')); }
+
+// The body of a streamed port answer: a few pieces per loop turn while the consumer takes them
+// (its Pause() stops the pump), then the end with the summary. The pieces exist already, so this
+// bounds what waits in the consumer, not what the port produced.
+class PieceStream final : public http::QueuedBodyStream {
+ public:
+  static constexpr size_t kPiecesPerTurn = 8;
+
+  PieceStream(event::Dispatcher& dispatcher, std::vector<std::string> pieces, std::string summary)
+      : QueuedBodyStream(dispatcher), dispatcher_(dispatcher), pieces_(std::move(pieces)),
+        summary_(std::move(summary)) {
+    SchedulePump();
+  }
+  ~PieceStream() override { *alive_ = false; }
+
+ private:
+  void OnPause() override {}
+  void OnResume() override { SchedulePump(); }
+
+  void SchedulePump() {
+    if (pump_posted_) return;
+    pump_posted_ = true;
+    dispatcher_.Post([this, alive = alive_] {
+      if (!*alive) return;
+      pump_posted_ = false;
+      Pump();
+    });
+  }
+  void Pump() {
+    for (size_t n = 0; n < kPiecesPerTurn && next_ < pieces_.size() && !paused(); ++n) {
+      Push(std::move(pieces_[next_++]));
+    }
+    if (next_ == pieces_.size()) {
+      End(absl::OkStatus(), std::move(summary_));
+    } else if (!paused()) {
+      SchedulePump();
+    }
+  }
+
+  event::Dispatcher& dispatcher_;
+  std::vector<std::string> pieces_;
+  std::string summary_;
+  size_t next_ = 0;
+  bool pump_posted_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// A streaming action's answer: streamed when the caller can take a stream, else `whole` as JSON
+// with the summary as a header too (so both kinds of caller see the same accounting).
+absl::StatusOr<http::Response> StreamedResponse(event::Dispatcher& dispatcher, bool stream_ok,
+                                                services::StreamedReply reply) {
+  ASSIGN_OR_RETURN(std::string summary, transcoding::MessageToJsonText(*reply.summary));
+  if (!stream_ok) {
+    ASSIGN_OR_RETURN(std::string whole, transcoding::MessageToJsonText(*reply.whole));
+    http::Response response = JsonResponse(std::move(whole));
+    response.headers.Set(std::string(http::headers::kStreamSummary), summary);
+    return response;
+  }
+  http::Response response;
+  response.status = 200;
+  response.headers.Set("Content-Type", "text/plain; charset=utf-8");
+  response.stream = std::make_shared<PieceStream>(dispatcher, std::move(reply.pieces), std::move(summary));
+  return response;
+}
 
 }  // namespace
 
@@ -152,6 +217,23 @@ upstream::Cancellable* NativeCluster::Send(const http::Request& request, upstrea
     return handle;
   }
 
+  if (method->server_streaming()) {
+    method->InvokeStream(
+        *ctx, std::move(message),
+        [this, id, ctx, stream_ok = request.stream_ok,
+         alive = std::weak_ptr<bool>(alive_)](absl::StatusOr<services::StreamedReply> result) mutable {
+          dispatcher_.Post([this, id, stream_ok, result = std::move(result), alive]() mutable {
+            if (alive.expired()) return;
+            if (!result.ok()) {
+              Complete(id, ErrorResponseFromStatus(result.status()));
+              return;
+            }
+            absl::StatusOr<http::Response> response = StreamedResponse(dispatcher_, stream_ok, *std::move(result));
+            Complete(id, response.ok() ? *std::move(response) : ErrorResponseFromStatus(response.status()));
+          });
+        });
+    return handle;
+  }
   method->Invoke(*ctx, std::move(message),
                  [this, id, ctx, alive = std::weak_ptr<bool>(alive_)](absl::StatusOr<services::MessagePtr> result) {
                    // Invoke may answer inline; the cluster contract says never inside Send().

@@ -215,7 +215,8 @@ void NatsListener::OnMessage(nats::Message message) {
   }
   request->deadline = received + std::chrono::milliseconds(DeadlineMs(message.headers));
   // A protobuf reply is one message by nature; a fire-and-forget has nobody to stream to.
-  const bool wants_stream = WantsStream(message.headers) && !encoding.has_value() && !fire_and_forget;
+  const bool wants_stream = WantsStream(message.headers) && !fire_and_forget &&
+                            encoding.value_or(transcoding::Encoding::kJson) == transcoding::Encoding::kJson;
   request->stream_ok = wants_stream;
 
   const uint64_t id = next_id_++;

@@ -105,6 +105,7 @@ void StreamResponder::OnChunk(std::string data) {
 
 void StreamResponder::OnEnd(absl::Status status) {
   if (finished_) return;
+  if (status.ok()) end_summary_ = body_->summary();
   end_ = std::move(status);
   Pump();
 }
@@ -162,6 +163,7 @@ void StreamResponder::Pump() {
   ++sent_;
   headers.emplace_back(std::string(stream_headers::kSeq), std::to_string(sent_));
   headers.emplace_back(std::string(stream_headers::kEnd), "true");
+  if (!end_summary_.empty()) headers.emplace_back(std::string(stream_headers::kSummary), end_summary_);
   Publish(std::move(headers), data);
   Finish(std::move(status));
 }
@@ -276,7 +278,7 @@ bool NatsReplyStream::Accept(nats::Message& message) {
     Push(std::move(message.data));
   }
   if (end) {
-    End(absl::OkStatus());
+    End(absl::OkStatus(), std::string(FindHeader(message.headers, stream_headers::kSummary).value_or("")));
     Finish(absl::OkStatus());
     return false;
   }

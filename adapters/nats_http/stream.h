@@ -11,7 +11,8 @@
 //              body (often empty). The last message carries `Nats-Stream-End: true` and, when
 //              the body failed midway, the §0.4 error headers (Nats-Service-Error,
 //              Nats-Service-Error-Code) with the §0.4 body as payload; otherwise its payload is
-//              the last piece (often empty).
+//              the last piece (often empty) and `Nats-Stream-Summary: <json>` carries the body's
+//              closing summary when it has one (BodyStream::summary()).
 //   flow       the responder keeps at most N messages unacknowledged; the requester publishes the
 //              highest seq it has received (decimal payload) to the Ack subject every N/2
 //              messages, and withholds acks while its own consumer is slow. The end message needs
@@ -50,6 +51,7 @@ inline constexpr std::string_view kEnd = "Nats-Stream-End";
 inline constexpr std::string_view kCancel = "Nats-Stream-Cancel";
 inline constexpr std::string_view kAck = "Nats-Stream-Ack";
 inline constexpr std::string_view kWindow = "Nats-Stream-Window";
+inline constexpr std::string_view kSummary = "Nats-Stream-Summary";  // BodyStream::summary()
 }  // namespace stream_headers
 
 inline constexpr int kDefaultStreamWindow = 16;
@@ -130,6 +132,7 @@ class StreamResponder final : private http::BodyStream::Sink {
 
   std::deque<std::string> queued_;  // chunks waiting for window space (at most one socket read)
   std::optional<absl::Status> end_;  // the body ended; published after the queue
+  std::string end_summary_;          // the body's summary, for the end message
   uint64_t sent_ = 0;                // highest seq published
   uint64_t acked_ = 0;
   uint64_t reported_unacked_ = 0;

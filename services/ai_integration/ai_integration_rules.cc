@@ -150,6 +150,22 @@ std::optional<size_t> EndOfToken(std::string_view text, int64_t n) {
   return end;
 }
 
+std::vector<std::string> SplitWords(std::string_view text) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  std::vector<std::string> pieces;
+  size_t start = 0;
+  size_t i = 0;
+  while (i < text.size() && is_space(text[i])) ++i;  // leading whitespace joins the first word
+  while (i < text.size()) {
+    while (i < text.size() && !is_space(text[i])) ++i;
+    while (i < text.size() && is_space(text[i])) ++i;
+    pieces.emplace_back(text.substr(start, i - start));
+    start = i;
+  }
+  if (start < text.size()) pieces.emplace_back(text.substr(start));  // whitespace only
+  return pieces;
+}
+
 std::vector<int32_t> PerMessageTokens(const Messages& messages) {
   std::vector<int32_t> out;
   out.reserve(messages.size());

@@ -56,6 +56,13 @@ std::optional<size_t> EndOfToken(std::string_view text, int64_t n);
 std::vector<int32_t> PerMessageTokens(const Messages& messages);
 int64_t InputTokens(const Messages& messages);
 
+// ---- complete_stream (issue 14) ----
+
+// The streamed pieces of `text`: each word (a maximal run of non-whitespace, whitespace being the
+// tokenizer's space, tab, CR, LF) with the whitespace after it; whitespace before the first word
+// joins the first piece. The pieces concatenate to `text`; "" gives none.
+std::vector<std::string> SplitWords(std::string_view text);
+
 // ---- template provider (rule 5, AI10) ----
 
 // One pass over `tmpl`: {last_user}, {system}, {model_id}, {n_messages} substituted, the

@@ -70,6 +70,25 @@ class AiIntegrationService final : public Service {
                            Done<pb::CompleteResponse> done) {
           logic_.Complete(ctx, std::move(rq), std::move(done));
         });
+    // Issue 14: the completion of `complete` (same checks, budget, idempotency record and
+    // events), streamed one word per piece, the accounting last.
+    r.AddStream<pb::CompleteRequest, pb::CompleteResponse>(
+        "complete_stream", [this](const CallContext& ctx, pb::CompleteRequest rq,
+                                  Done<Streamed<pb::CompleteResponse>> done) {
+          logic_.Complete(ctx, std::move(rq),
+                          [done = std::move(done)](absl::StatusOr<pb::CompleteResponse> r) mutable {
+                            if (!r.ok()) {
+                              std::move(done)(r.status());
+                              return;
+                            }
+                            Streamed<pb::CompleteResponse> streamed;
+                            streamed.pieces = ai::SplitWords(r->text());
+                            streamed.summary = *r;
+                            streamed.summary.clear_text();
+                            streamed.whole = *std::move(r);
+                            std::move(done)(std::move(streamed));
+                          });
+        });
     r.AddSync<pb::CountTokensRequest, pb::CountTokensResponse>(
         "count_tokens", [this](const CallContext& ctx, const pb::CountTokensRequest& rq) {
           return logic_.CountTokens(ctx, rq);

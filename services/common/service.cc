@@ -12,20 +12,7 @@ namespace sidecar::services {
 
 namespace internal {
 
-GuardedDone::~GuardedDone() {
-  if (done_) {
-    MessageDone done = std::move(done_);
-    done_ = nullptr;
-    std::move(done)(Internal("handler finished without answering"));
-  }
-}
-
-void GuardedDone::operator()(absl::StatusOr<MessagePtr> result) {
-  if (!done_) return;  // answered already: exactly once
-  MessageDone done = std::move(done_);
-  done_ = nullptr;
-  std::move(done)(std::move(result));
-}
+absl::Status UnansweredError() { return Internal("handler finished without answering"); }
 
 }  // namespace internal
 
@@ -35,12 +22,29 @@ absl::Status Method::Preflight(const CallContext& ctx) const {
 }
 
 void Method::Invoke(const CallContext& ctx, MessagePtr request, MessageDone done) {
+  if (server_streaming()) {
+    std::move(done)(Internal(absl::StrCat("action ", action_, " streams its reply: use InvokeStream")));
+    return;
+  }
   if (request == nullptr || request->GetDescriptor() != request_prototype_->GetDescriptor()) {
     std::move(done)(Internal(absl::StrCat("action ", action_, " expects ",
                                           request_prototype_->GetDescriptor()->full_name())));
     return;
   }
   invoker_(ctx, std::move(request), std::move(done));
+}
+
+void Method::InvokeStream(const CallContext& ctx, MessagePtr request, StreamDone done) {
+  if (!server_streaming()) {
+    std::move(done)(Internal(absl::StrCat("action ", action_, " is not a streaming action")));
+    return;
+  }
+  if (request == nullptr || request->GetDescriptor() != request_prototype_->GetDescriptor()) {
+    std::move(done)(Internal(absl::StrCat("action ", action_, " expects ",
+                                          request_prototype_->GetDescriptor()->full_name())));
+    return;
+  }
+  stream_invoker_(ctx, std::move(request), std::move(done));
 }
 
 void Method::InvokeBinary(const CallContext& ctx, std::string_view body, BinaryDone done) {
@@ -103,6 +107,10 @@ absl::Status VerifyRegistry(std::string_view service_name, const HandlerRegistry
                                       " -> ", method->response_descriptor().full_name(),
                                       ", proto says ", m->input_type()->full_name(), " -> ",
                                       m->output_type()->full_name()));
+    }
+    if (method->server_streaming() != m->server_streaming()) {
+      problems.push_back(absl::StrCat(action, m->server_streaming() ? ": proto streams its reply, registered unary"
+                                                                    : ": registered streaming, proto is unary"));
     }
   }
   for (const std::string& action : registry.Actions()) {

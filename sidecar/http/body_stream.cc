@@ -28,9 +28,10 @@ void QueuedBodyStream::Push(std::string chunk) {
   ScheduleFlush();
 }
 
-void QueuedBodyStream::End(absl::Status status) {
+void QueuedBodyStream::End(absl::Status status, std::string summary) {
   if (end_.has_value()) return;
   end_ = std::move(status);
+  summary_ = std::move(summary);
   ScheduleFlush();
 }
 

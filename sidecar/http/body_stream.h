@@ -44,6 +44,11 @@ class BodyStream {
   virtual void Start(Sink& sink) = 0;
   virtual void Pause() = 0;
   virtual void Resume() = 0;
+  // The stream's closing summary, set by the time OnEnd(OK) runs: a one-line JSON document known
+  // only at the end (ai-integration complete_stream: the token accounting), empty for most bodies.
+  // Each transport carries it after the last piece (README "Streaming"): the HTTP chunked trailer
+  // X-Stream-Summary, the SSE event `summary`, the NATS end header Nats-Stream-Summary.
+  virtual const std::string& summary() const = 0;
 };
 using BodyStreamPtr = std::shared_ptr<BodyStream>;
 
@@ -63,11 +68,12 @@ class QueuedBodyStream : public BodyStream {
   bool ended() const { return end_.has_value(); }
   // Chunks received and not yet handed to the sink (bounded by the producer's pausing).
   size_t queued_bytes() const { return queued_bytes_; }
+  const std::string& summary() const final { return summary_; }
 
  protected:
   void Push(std::string chunk);
-  // After End() the producer must not push again.
-  void End(absl::Status status);
+  // After End() the producer must not push again. `summary`: see BodyStream::summary().
+  void End(absl::Status status, std::string summary = {});
   virtual void OnPause() = 0;
   virtual void OnResume() = 0;
 
@@ -80,6 +86,7 @@ class QueuedBodyStream : public BodyStream {
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
   std::optional<absl::Status> end_;
+  std::string summary_;
   bool end_delivered_ = false;
   bool flush_posted_ = false;
   bool paused_ = false;

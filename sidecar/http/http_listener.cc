@@ -664,6 +664,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
 
   void OnEnd(absl::Status status) override {
     if (bev_ == nullptr) return;
+    const std::string summary = status.ok() ? stream_->summary() : std::string();
     stream_.reset();
     EndRequest();
     int recorded = 200;
@@ -681,7 +682,19 @@ class HttpListener::Connection final : private BodyStream::Sink {
         chunked_ = false;
       }
     }
-    if (chunked_) evbuffer_add(bufferevent_get_output(bev_.get()), "0\r\n\r\n", 5);
+    // The summary comes after the last piece: an SSE event of its own, or a chunked trailer
+    // (a one-line JSON document; an unsafe value is dropped rather than sent).
+    if (!summary.empty() && sse_) WriteBodyPiece("event: summary\ndata: " + summary + "\n\n");
+    if (chunked_) {
+      evbuffer* output = bufferevent_get_output(bev_.get());
+      if (!summary.empty() && !sse_ && IsSafeHeader(headers::kStreamSummary, summary)) {
+        std::string last = "0\r\n";
+        last.append(headers::kStreamSummary).append(": ").append(summary).append("\r\n\r\n");
+        evbuffer_add(output, last.data(), last.size());
+      } else {
+        evbuffer_add(output, "0\r\n\r\n", 5);
+      }
+    }
     listener_.Record(stream_service_, stream_action_, recorded, start_);
     bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
     const bool keep_alive = keep_alive_ && !listener_.draining_;

@@ -52,6 +52,9 @@ inline constexpr std::string_view kHttpStatus = "X-Http-Status";
 // ADR-32 style error headers on NATS replies.
 inline constexpr std::string_view kServiceError = "Nats-Service-Error";
 inline constexpr std::string_view kServiceErrorCode = "Nats-Service-Error-Code";
+// A streamed body's closing summary (BodyStream::summary()) as an HTTP chunked trailer, and as a
+// response header when the stream was collected into one whole body.
+inline constexpr std::string_view kStreamSummary = "X-Stream-Summary";
 }  // namespace headers
 
 using Clock = std::chrono::steady_clock;

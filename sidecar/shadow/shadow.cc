@@ -117,6 +117,10 @@ class TeeStream final : public http::BodyStream, private http::BodyStream::Sink 
   }
   void Pause() override { inner_->Pause(); }
   void Resume() override { inner_->Resume(); }
+  const std::string& summary() const override {
+    static const std::string kNone;
+    return inner_ != nullptr ? inner_->summary() : kNone;
+  }
 
  private:
   void OnChunk(std::string data) override {

@@ -2,6 +2,8 @@
 //   NATS client  -> sidecar (legacy-forward.yaml) -> FastAPI StreamingResponse   (legacy -> NATS)
 //   HTTP client  -> gateway sidecar (gateway-split.yaml, all to NATS) -> a NATS streaming responder
 //                   written here against the convention (adapters/nats_http/stream.h)
+//   NATS / HTTP client -> native host (native-host.yaml) -> ai-integration complete_stream, and
+//   HTTP client -> gateway sidecar -> NATS -> native host                 (native streaming)
 // Ordering is asserted by events (the stand-in holds its second chunk until released), not by
 // timing; the only time bounds are the (cancel within 100 ms) and the slow client's pace.
 
@@ -81,8 +83,9 @@ class StreamingRequester {
     natsSubscription_Destroy(sub_);
     natsConnection_Destroy(nc_);
   }
-  void Send(const std::string& subject, std::vector<std::pair<std::string, std::string>> headers) {
-    Publish(nc_, subject, inbox_, headers, "");
+  void Send(const std::string& subject, std::vector<std::pair<std::string, std::string>> headers,
+            const std::string& data = "") {
+    Publish(nc_, subject, inbox_, headers, data);
     natsConnection_Flush(nc_);
   }
   // The next message, or null after `timeout`.
@@ -469,6 +472,166 @@ TEST_F(StreamingE2ETest, SlowClientKeepsTheSidecarBoundedAndThrottlesTheProducer
   EXPECT_LT(rss_after - rss_before, 32 * 1024) << "the gateway buffered the stream";
   client.Close();
   EXPECT_TRUE(responder.WaitCancelled(absl::Seconds(5)));
+}
+
+// ---- native: ai-integration complete_stream (SERVICES.md §2.17 examples, streamed) ----
+
+class NativeCompleteStreamTest : public ::testing::Test {
+ protected:
+  static constexpr char kText[] = "[echo-small] Who sleeps beneath the yew?";
+
+  void SetUp() override {
+    nats_ = ValueOrDie(NatsServer::Start());
+    SidecarOptions o;
+    o.name = "native-host";
+    o.config_yaml = ReadFile(SourceDir() + "/config/examples/native-host.yaml");
+    o.env = {{"SERVICES", "ai-integration,model-management"}, {"NATS_URL", nats_->url()},
+             {"ADMIN", "127.0.0.1:0"}, {"LISTEN", "127.0.0.1:0"}, {"FIXTURES", "true"}};
+    host_ = ValueOrDie(SidecarProcess::Start(std::move(o)));
+    host_address_ = absl::StrCat("127.0.0.1:", ValueOrDie(host_->HttpListenerPort("gateway", In(absl::Seconds(10)))));
+    // Example 1's Given, from its golden file.
+    golden_ = Json::parse(ReadFile(SourceDir() + "/tests/golden/ai-integration/01-offline-completion.json"));
+    Fixture("model-management", golden_["dependency_fixtures"]["model-management"]);
+    Fixture("ai-integration", golden_["fixture"]);
+  }
+
+  void Fixture(const std::string& service, const Json& document) {
+    auto r = HttpRequest(host_address_, "POST", "/api/" + service + "/_fixture", Headers(),
+                         document.dump(), In(absl::Seconds(5)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  static HttpHeaders Headers(HttpHeaders extra = {}) {
+    HttpHeaders h = {{"Content-Type", "application/json"},
+                     {"X-Principal", "service:ai-router"},
+                     {"X-Request-Time", "2025-11-20T12:00:00.000Z"}};
+    h.insert(h.end(), extra.begin(), extra.end());
+    return h;
+  }
+  std::string Example1Body() const { return golden_["steps"][0]["body"].dump(); }
+  // Example 1's answer without the text: what the summary must carry.
+  Json ExpectedSummary(int64_t remaining) const {
+    Json summary = golden_["steps"][0]["expect"]["body"];
+    summary["text"] = "";
+    summary["budget_remaining_tokens"] = remaining;
+    return summary;
+  }
+  static std::string Trailer(const HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.trailers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+  void StartGateway() {
+    SidecarOptions o;
+    o.name = "gateway";
+    o.config_yaml = ReadFile(SourceDir() + "/config/examples/gateway-split.yaml");
+    o.env = {{"SERVICE", "ai-integration"}, {"NATS_URL", nats_->url()}, {"LEGACY", "127.0.0.1:9"},
+             {"LISTEN", "127.0.0.1:0"},     {"ADMIN", "127.0.0.1:0"},   {"NATS_WEIGHT", "100"}};
+    gateway_ = ValueOrDie(SidecarProcess::Start(std::move(o)));
+    gateway_address_ = absl::StrCat("127.0.0.1:", ValueOrDie(gateway_->HttpListenerPort("gateway", In(absl::Seconds(10)))));
+  }
+
+  std::unique_ptr<NatsServer> nats_;
+  std::unique_ptr<SidecarProcess> host_;
+  std::unique_ptr<SidecarProcess> gateway_;
+  std::string host_address_;
+  std::string gateway_address_;
+  Json golden_;
+};
+
+TEST_F(NativeCompleteStreamTest, NatsClientGetsOneWordPerMessageAndTheAccountingOnTheEnd) {
+  StreamingRequester client(nats_->url());
+  client.Send("svc.ai-integration.v1.complete_stream",
+              {{"Nats-Stream", "1"}, {"Content-Type", "application/json"},
+               {"X-Principal", "service:ai-router"}, {"X-Request-Time", "2025-11-20T12:00:00.000Z"}},
+              Example1Body());
+  natsMsg* head = client.Next();
+  ASSERT_NE(head, nullptr);
+  EXPECT_EQ(Header(head, "Nats-Stream-Seq"), "1");
+  EXPECT_EQ(Header(head, "X-Http-Status"), "200");
+  std::vector<std::string> words;
+  if (!Data(head).empty()) words.push_back(Data(head));
+  natsMsg_Destroy(head);
+  std::string summary;
+  for (int seq = 2;; ++seq) {
+    natsMsg* msg = client.Next();
+    ASSERT_NE(msg, nullptr) << "stream never ended after " << words.size() << " words";
+    EXPECT_EQ(Header(msg, "Nats-Stream-Seq"), std::to_string(seq));
+    const bool end = Header(msg, "Nats-Stream-End") == "true";
+    if (!Data(msg).empty()) words.push_back(Data(msg));
+    if (end) summary = Header(msg, "Nats-Stream-Summary");
+    natsMsg_Destroy(msg);
+    if (end) break;
+  }
+  EXPECT_EQ(words, (std::vector<std::string>{"[echo-small] ", "Who ", "sleeps ", "beneath ", "the ", "yew?"}));
+  ASSERT_FALSE(summary.empty()) << "no Nats-Stream-Summary on the end message";
+  EXPECT_EQ(Json::parse(summary), ExpectedSummary(19966));
+}
+
+TEST_F(NativeCompleteStreamTest, HttpClientGetsChunkedWithTheSummaryTrailerOrSse) {
+  auto chunked = ValueOrDie(HttpRequest(host_address_, "POST", "/api/ai-integration/complete/stream", Headers(),
+                                        Example1Body(), In(absl::Seconds(10))));
+  EXPECT_EQ(chunked.status, 200) << chunked.body;
+  EXPECT_EQ(chunked.Header("transfer-encoding"), "chunked");
+  EXPECT_EQ(chunked.Header("content-type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(chunked.body, kText);
+  EXPECT_EQ(Json::parse(Trailer(chunked, "x-stream-summary")), ExpectedSummary(19966));
+
+  // 23 + 11 tokens later, as SSE: one event per word, then the summary event.
+  auto sse = ValueOrDie(HttpRequest(host_address_, "POST", "/api/ai-integration/complete/stream",
+                                    Headers({{"Accept", "text/event-stream"}}), Example1Body(),
+                                    In(absl::Seconds(10))));
+  EXPECT_EQ(sse.status, 200);
+  EXPECT_EQ(sse.Header("content-type"), "text/event-stream");
+  const std::string words =
+      "data: [echo-small] \n\ndata: Who \n\ndata: sleeps \n\ndata: beneath \n\ndata: the \n\ndata: yew?\n\n";
+  const std::string summary_event = "event: summary\ndata: ";
+  ASSERT_EQ(sse.body.substr(0, words.size() + summary_event.size()), words + summary_event);
+  ASSERT_EQ(sse.body.substr(sse.body.size() - 2), "\n\n");
+  const std::string summary = sse.body.substr(words.size() + summary_event.size());
+  EXPECT_EQ(Json::parse(summary.substr(0, summary.size() - 2)), ExpectedSummary(19966 - 34));
+}
+
+TEST_F(NativeCompleteStreamTest, ThroughAGatewaySidecarTheStreamEqualsCompletesTextForBothExamples) {
+  StartGateway();
+  // Example 1 through gateway -> NATS -> native host, streamed, next to `complete` itself.
+  auto streamed = ValueOrDie(HttpRequest(gateway_address_, "POST", "/api/ai-integration/complete/stream",
+                                         Headers(), Example1Body(), In(absl::Seconds(10))));
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_EQ(streamed.Header("transfer-encoding"), "chunked");
+  EXPECT_EQ(Json::parse(Trailer(streamed, "x-stream-summary")), ExpectedSummary(19966));
+  auto whole = ValueOrDie(HttpRequest(gateway_address_, "POST", "/api/ai-integration/complete", Headers(),
+                                      Example1Body(), In(absl::Seconds(10))));
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(streamed.body, Json::parse(whole.body)["text"]);
+  EXPECT_EQ(streamed.body, kText);
+
+  // Example 2: 19990 tokens used today, 87 required: the same 429 as complete, before any piece.
+  Fixture("ai-integration", Json::parse(ReadFile(SourceDir() +
+                                                 "/tests/golden/ai-integration/02-budget-exhausted.json"))["fixture"]);
+  auto exhausted = ValueOrDie(HttpRequest(gateway_address_, "POST", "/api/ai-integration/complete/stream",
+                                          Headers(), Example1Body(), In(absl::Seconds(10))));
+  EXPECT_EQ(exhausted.status, 429) << exhausted.body;
+  EXPECT_NE(exhausted.Header("transfer-encoding"), "chunked");
+  const Json error = Json::parse(exhausted.body)["error"];
+  EXPECT_EQ(error["code"], "RESOURCE_EXHAUSTED");
+  EXPECT_EQ(error["details"]["reason"], "budget_exhausted");
+  EXPECT_EQ(error["details"]["remaining_tokens"], "10");
+  EXPECT_EQ(error["details"]["required_tokens"], "87");
+}
+
+TEST_F(NativeCompleteStreamTest, NatsClientWithoutOptInGetsCompletesWholeAnswer) {
+  StreamingRequester client(nats_->url());
+  client.Send("svc.ai-integration.v1.complete_stream",
+              {{"Content-Type", "application/json"}, {"X-Principal", "service:ai-router"},
+               {"X-Request-Time", "2025-11-20T12:00:00.000Z"}},
+              Example1Body());
+  natsMsg* reply = client.Next();
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(Header(reply, "Nats-Stream-Seq"), "");
+  EXPECT_EQ(Json::parse(Data(reply)), golden_["steps"][0]["expect"]["body"]);
+  natsMsg_Destroy(reply);
 }
 
 }  // namespace

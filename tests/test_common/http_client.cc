@@ -69,8 +69,10 @@ absl::StatusOr<sockaddr_in> ParseAddress(absl::string_view address) {
 }
 
 // Decodes a complete chunked body from `data`; kNeedMore while it is incomplete.
-absl::StatusOr<ParseResult> DecodeChunked(absl::string_view data, std::string* body) {
+absl::StatusOr<ParseResult> DecodeChunked(absl::string_view data, std::string* body,
+                                          HttpHeaders* trailers) {
   body->clear();
+  trailers->clear();
   size_t pos = 0;
   for (;;) {
     size_t line_end = data.find("\r\n", pos);
@@ -83,12 +85,20 @@ absl::StatusOr<ParseResult> DecodeChunked(absl::string_view data, std::string* b
     }
     pos = line_end + 2;
     if (size == 0) {
-      // Trailers end with an empty line.
-      if (data.find("\r\n\r\n", line_end) != absl::string_view::npos ||
-          data.substr(pos, 2) == "\r\n") {
-        return ParseResult::kDone;
+      // Trailer fields, then an empty line.
+      for (;;) {
+        const size_t end = data.find("\r\n", pos);
+        if (end == absl::string_view::npos) return ParseResult::kNeedMore;
+        if (end == pos) return ParseResult::kDone;
+        absl::string_view field = data.substr(pos, end - pos);
+        const size_t colon = field.find(':');
+        if (colon == absl::string_view::npos) {
+          return absl::InternalError(absl::StrCat("bad trailer line \"", field, "\""));
+        }
+        trailers->emplace_back(absl::AsciiStrToLower(field.substr(0, colon)),
+                               std::string(absl::StripAsciiWhitespace(field.substr(colon + 1))));
+        pos = end + 2;
       }
-      return ParseResult::kNeedMore;
     }
     if (data.size() < pos + size + 2) return ParseResult::kNeedMore;
     body->append(data.data() + pos, size);
@@ -127,7 +137,7 @@ absl::StatusOr<ParseResult> TryParse(const std::string& data, bool eof, bool hea
     return ParseResult::kDone;
   }
   if (absl::StrContains(absl::AsciiStrToLower(response->Header("transfer-encoding")), "chunked")) {
-    auto result = DecodeChunked(rest, &response->body);
+    auto result = DecodeChunked(rest, &response->body, &response->trailers);
     if (result.ok() && *result == ParseResult::kNeedMore && eof) {
       return absl::UnavailableError("connection closed inside a chunked body");
     }

@@ -20,6 +20,7 @@ struct HttpResponse {
   std::string reason;
   HttpHeaders headers;  // in arrival order, names lower-cased
   std::string body;
+  HttpHeaders trailers;  // a chunked body's trailer fields, names lower-cased
 
   // The first value of header `name` (case-insensitive), or "" when absent.
   std::string Header(absl::string_view name) const;

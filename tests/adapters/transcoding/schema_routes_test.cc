@@ -11,11 +11,13 @@
 #include "adapters/nats_http/nats_http.h"
 #include "gtest/gtest.h"
 #include "services/proto/descriptors.h"
+#include "tests/services/proto/extension_actions.h"
 #include "tests/services/proto/spec_tables.h"
 
 namespace sidecar::adapters::transcoding {
 namespace {
 
+using services::spec::kExtensionActions;
 using services::spec::kSpecActions;
 using services::spec::kSpecServices;
 
@@ -23,11 +25,15 @@ using services::spec::kSpecServices;
 config::ServiceConfig SpecConfig(std::string_view service) {
   config::ServiceConfig cfg;
   cfg.name = std::string(service);
-  for (const auto& row : kSpecActions) {
-    if (row.service != service) continue;
-    cfg.actions.push_back(
-        {std::string(row.action), std::string(row.method), std::string(row.path)});
-  }
+  auto add = [&](const auto& table) {
+    for (const auto& row : table) {
+      if (row.service != service) continue;
+      cfg.actions.push_back(
+          {std::string(row.action), std::string(row.method), std::string(row.path)});
+    }
+  };
+  add(kSpecActions);
+  add(kExtensionActions);
   std::sort(cfg.actions.begin(), cfg.actions.end(),
             [](const auto& a, const auto& b) { return a.action < b.action; });
   return cfg;
@@ -53,7 +59,7 @@ TEST(SchemaRoutesTest, EveryServiceEqualsItsSpecTable) {
     ExpectSameConfig(*cfg, SpecConfig(service));
     actions += cfg->actions.size();
   }
-  EXPECT_EQ(actions, 106u);
+  EXPECT_EQ(actions, 106u + std::size(kExtensionActions));
 }
 
 TEST(SchemaRoutesTest, AllServicesComeInSpecOrder) {

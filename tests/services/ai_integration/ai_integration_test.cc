@@ -209,6 +209,61 @@ TEST_F(SUITE(AiIntegrationTest), Example1RecordsUsageAndOneEvent) {
   EXPECT_EQ((*calls)[0].now_ms, kSpecTimeMs);
 }
 
+// ---- complete_stream (issue 14) ----
+
+TEST(AiIntegrationStreamTest, SplitWordsKeepsEachWordsTrailingWhitespaceAndConcatenatesBack) {
+  using Pieces = std::vector<std::string>;
+  EXPECT_EQ(ai_integration::SplitWords("[echo-small] Who sleeps beneath the yew?"),
+            (Pieces{"[echo-small] ", "Who ", "sleeps ", "beneath ", "the ", "yew?"}));
+  EXPECT_EQ(ai_integration::SplitWords(""), Pieces{});
+  EXPECT_EQ(ai_integration::SplitWords("   "), Pieces{"   "});
+  EXPECT_EQ(ai_integration::SplitWords("  a \t b\r\n"), (Pieces{"  a \t ", "b\r\n"}));
+  EXPECT_EQ(ai_integration::SplitWords("one"), Pieces{"one"});
+  for (const std::string text : {"x  y", "\nlead", "tail \n", "ünï cödé wörds", "a,b. c!"}) {
+    std::string joined;
+    for (const std::string& piece : ai_integration::SplitWords(text)) joined += piece;
+    EXPECT_EQ(joined, text);
+  }
+}
+
+TEST_F(SUITE(AiIntegrationTest), CompleteStreamStreamsCompletesTextWordByWordWithTheAccountingLast) {
+  PortHarness::StreamedCall call = h_.CallStream("complete_stream", Example1().dump(), AsRouter());
+  ASSERT_TRUE(call.summary.ok()) << call.summary;
+  EXPECT_EQ(call.pieces, (std::vector<std::string>{"[echo-small] ", "Who ", "sleeps ", "beneath ",
+                                                   "the ", "yew?"}));
+  // The summary is Example 1's answer without the text; the whole answer is Example 1's answer.
+  const Json expected = {{"text", "[echo-small] Who sleeps beneath the yew?"},
+                         {"finish_reason", "stop"}, {"model_id", "echo-small"},
+                         {"provider", "template"}, {"input_tokens", 23}, {"output_tokens", 11},
+                         {"cost_micro", 6}, {"budget_remaining_tokens", 19966}};
+  EXPECT_EQ(call.whole.body, expected);
+  Json summary = expected;
+  summary["text"] = "";
+  EXPECT_EQ(call.summary.body, summary);
+  // Charged and reported exactly like complete: one request, one usage event.
+  EXPECT_EQ(Usage().body["requests"], 1);
+  EXPECT_EQ(h_.Events().size(), 1u);
+}
+
+TEST_F(SUITE(AiIntegrationTest), CompleteStreamSharesCompletesChecksAndIdempotencyRecord) {
+  // Rule 1: services and admins only; field checks as complete's.
+  EXPECT_EQ(h_.CallStream("complete_stream", Example1().dump(), testing::AsPlayer()).summary.code(),
+            "PERMISSION_DENIED");
+  EXPECT_EQ(h_.CallStream("complete_stream", With(Example1(), "model", "").dump(), AsRouter()).summary.body,
+            InvalidArg("model", "required"));
+  // Rule 7: the same key and request through either action is one completion, charged once.
+  const Json keyed = With(Example1(), "idempotency_key", "stream-1");
+  Reply first = Complete(keyed);
+  ASSERT_TRUE(first.ok()) << first;
+  PortHarness::StreamedCall replay = h_.CallStream("complete_stream", keyed.dump(), AsRouter());
+  ASSERT_TRUE(replay.summary.ok()) << replay.summary;
+  EXPECT_EQ(replay.whole.body, first.body);
+  std::string joined;
+  for (const std::string& piece : replay.pieces) joined += piece;
+  EXPECT_EQ(joined, first.body["text"]);
+  EXPECT_EQ(Usage().body["requests"], 1);
+}
+
 // ---- rule 3 / AI2: tokenizer simple-v1 and count_tokens ----
 
 TEST(AiIntegrationTokenizerTest, CountsRunsAndSingleCodePoints) {

@@ -206,6 +206,44 @@ public:
     return RunJson(*method, json, headers);
   }
 
+  // A server-streaming action (AddStream): its pieces in order, the closing summary, and the
+  // whole answer a non-streaming caller gets. On an error all three are empty but `summary`.
+  struct StreamedCall {
+    std::vector<std::string> pieces;
+    Reply summary;
+    Reply whole;
+  };
+  StreamedCall CallStream(std::string_view action, std::string_view json,
+                          const Headers &headers = {}) {
+    Method *method = registry_.Find(action);
+    if (method == nullptr) {
+      ADD_FAILURE() << "no action " << action;
+      return {};
+    }
+    CallContext ctx = Context(headers);
+    auto out = loop_.Await<absl::StatusOr<StreamedReply>>([&](auto done) {
+      if (absl::Status s = method->Preflight(ctx); !s.ok()) {
+        std::move(done)(s);
+        return;
+      }
+      MessagePtr request = method->NewRequest();
+      if (absl::Status s = Parse(json, *request); !s.ok()) {
+        std::move(done)(s);
+        return;
+      }
+      method->InvokeStream(ctx, std::move(request), std::move(done));
+    });
+    StreamedCall call;
+    if (!out->ok()) {
+      call.summary = ToReply(out->status());
+      return call;
+    }
+    call.pieces = std::move((*out)->pieces);
+    call.summary = ToReply(std::move((*out)->summary));
+    call.whole = ToReply(std::move((*out)->whole));
+    return call;
+  }
+
   // Runs the message form directly (requests JSON cannot express, e.g. a null
   // `default`).
   Reply CallMessage(std::string_view action,

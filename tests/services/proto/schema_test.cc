@@ -24,6 +24,7 @@
 #include "sidecar/api/v1/http.pb.h"
 #include "sidecar/http/path_template.h"
 #include "tests/services/proto/golden_examples.h"
+#include "tests/services/proto/extension_actions.h"
 #include "tests/services/proto/spec_tables.h"
 
 namespace sidecar::services {
@@ -37,6 +38,7 @@ using google::protobuf::MethodDescriptor;
 using google::protobuf::ServiceDescriptor;
 using nlohmann::json;
 using spec::kGoldenExamples;
+using spec::kExtensionActions;
 using spec::kSpecActions;
 using spec::kSpecEvents;
 using spec::kSpecServices;
@@ -193,6 +195,11 @@ TEST(ServiceProtosTest, RpcsAreExactlyTheSpecActions) {
   for (const auto& row : kSpecActions)
     expected[std::string(row.service)].insert(std::string(row.action));
   ASSERT_EQ(std::size(kSpecActions), 106u);
+  std::set<std::string> streaming;
+  for (const auto& row : kExtensionActions) {
+    expected[std::string(row.service)].insert(std::string(row.action));
+    streaming.insert(std::string(row.action));
+  }
   for (const std::string_view name : kSpecServices) {
     SCOPED_TRACE(std::string(name));
     const ServiceDescriptor* service = FindServiceDescriptor(name);
@@ -203,11 +210,21 @@ TEST(ServiceProtosTest, RpcsAreExactlyTheSpecActions) {
       const std::string action = ActionName(*method);
       actual.insert(action);
       EXPECT_EQ(Pascal(action), method->name());
+      EXPECT_FALSE(method->client_streaming());
+      if (streaming.count(action) != 0) {
+        // A streamed twin takes and answers the types of the unary action it streams.
+        EXPECT_TRUE(method->server_streaming());
+        const std::string unary = method->name().substr(0, method->name().size() - 6);
+        ASSERT_EQ(method->name().substr(unary.size()), "Stream");
+        EXPECT_EQ(method->input_type()->full_name(), service->file()->package() + "." + unary + "Request");
+        EXPECT_EQ(method->output_type()->full_name(), service->file()->package() + "." + unary + "Response");
+        continue;
+      }
       EXPECT_EQ(method->input_type()->full_name(),
                 service->file()->package() + "." + method->name() + "Request");
       EXPECT_EQ(method->output_type()->full_name(),
                 service->file()->package() + "." + method->name() + "Response");
-      EXPECT_FALSE(method->client_streaming() || method->server_streaming());
+      EXPECT_FALSE(method->server_streaming());
     }
     EXPECT_EQ(actual, expected[std::string(name)]);
   }
