@@ -21,27 +21,28 @@ absl::Status Method::Preflight(const CallContext& ctx) const {
   return ctx.CheckEnvelope();
 }
 
-void Method::Invoke(const CallContext& ctx, MessagePtr request, MessageDone done) {
-  if (server_streaming()) {
-    std::move(done)(Internal(absl::StrCat("action ", action_, " streams its reply: use InvokeStream")));
-    return;
+absl::Status Method::CheckCall(const google::protobuf::Message* request, bool streaming) const {
+  if (streaming != server_streaming()) {
+    return Internal(absl::StrCat("action ", action_,
+                                 streaming ? " is not a streaming action" : " streams its reply: use InvokeStream"));
   }
   if (request == nullptr || request->GetDescriptor() != request_prototype_->GetDescriptor()) {
-    std::move(done)(Internal(absl::StrCat("action ", action_, " expects ",
-                                          request_prototype_->GetDescriptor()->full_name())));
+    return Internal(absl::StrCat("action ", action_, " expects ", request_prototype_->GetDescriptor()->full_name()));
+  }
+  return absl::OkStatus();
+}
+
+void Method::Invoke(const CallContext& ctx, MessagePtr request, MessageDone done) {
+  if (absl::Status s = CheckCall(request.get(), /*streaming=*/false); !s.ok()) {
+    std::move(done)(s);
     return;
   }
   invoker_(ctx, std::move(request), std::move(done));
 }
 
 void Method::InvokeStream(const CallContext& ctx, MessagePtr request, StreamDone done) {
-  if (!server_streaming()) {
-    std::move(done)(Internal(absl::StrCat("action ", action_, " is not a streaming action")));
-    return;
-  }
-  if (request == nullptr || request->GetDescriptor() != request_prototype_->GetDescriptor()) {
-    std::move(done)(Internal(absl::StrCat("action ", action_, " expects ",
-                                          request_prototype_->GetDescriptor()->full_name())));
+  if (absl::Status s = CheckCall(request.get(), /*streaming=*/true); !s.ok()) {
+    std::move(done)(s);
     return;
   }
   stream_invoker_(ctx, std::move(request), std::move(done));

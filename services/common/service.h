@@ -81,18 +81,14 @@ class Method {
 
   Method(std::string action, MethodOptions options, const google::protobuf::Message& request_prototype,
          const google::protobuf::Message& response_prototype, Invoker invoker)
-      : action_(std::move(action)),
-        options_(options),
-        request_prototype_(&request_prototype),
-        response_prototype_(&response_prototype),
-        invoker_(std::move(invoker)) {}
+      : Method(std::move(action), options, request_prototype, response_prototype) {
+    invoker_ = std::move(invoker);
+  }
   Method(std::string action, MethodOptions options, const google::protobuf::Message& request_prototype,
          const google::protobuf::Message& response_prototype, StreamInvoker invoker)
-      : action_(std::move(action)),
-        options_(options),
-        request_prototype_(&request_prototype),
-        response_prototype_(&response_prototype),
-        stream_invoker_(std::move(invoker)) {}
+      : Method(std::move(action), options, request_prototype, response_prototype) {
+    stream_invoker_ = std::move(invoker);
+  }
 
   const std::string& action() const { return action_; }
   const MethodOptions& options() const { return options_; }
@@ -117,6 +113,15 @@ class Method {
   void InvokeBinary(const CallContext& ctx, std::string_view body, BinaryDone done);
 
  private:
+  Method(std::string action, MethodOptions options, const google::protobuf::Message& request_prototype,
+         const google::protobuf::Message& response_prototype)
+      : action_(std::move(action)),
+        options_(options),
+        request_prototype_(&request_prototype),
+        response_prototype_(&response_prototype) {}
+  // INTERNAL unless `request` has the request type and the call matches server_streaming().
+  absl::Status CheckCall(const google::protobuf::Message* request, bool streaming) const;
+
   std::string action_;
   MethodOptions options_;
   const google::protobuf::Message* request_prototype_;
