@@ -57,6 +57,12 @@ struct JetStreamPublisher::Shared {
   std::mutex mu;
   // In-flight publishes by the natsMsg nats.c hands back to the ack handler.
   std::unordered_map<natsMsg*, Done> pending;  // guarded by mu
+  // The message inside js_PublishMsgAsync right now (one publisher thread: at most one). nats.c
+  // starts the message's MaxWait before it takes the connection lock to send it, so when that lock
+  // is held longer (a reconnect) the timeout reaches the ack handler while nats.c still encodes the
+  // message: the handler must then leave it to PublishNow to destroy (a use-after-free otherwise).
+  natsMsg* publishing = nullptr;  // guarded by mu
+  bool publishing_acked = false;  // guarded by mu
 };
 
 JetStreamPublisher::JetStreamPublisher(event::Dispatcher& dispatcher, std::shared_ptr<Shared> shared)
@@ -76,21 +82,51 @@ absl::StatusOr<std::unique_ptr<JetStreamPublisher>> JetStreamPublisher::Create(n
   if (s != NATS_OK) return JsError(s, static_cast<jsErrCode>(0), "natsConnection_JetStream");
   std::unique_ptr<JetStreamPublisher> p(new JetStreamPublisher(dispatcher, std::move(shared)));
   p->js_.reset(raw);
+  p->thread_ = std::thread([raw_p = p.get()] { raw_p->Run(); });
   return p;
 }
 
 JetStreamPublisher::~JetStreamPublisher() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
   // Destroying the context first ends nats.c's use of the closure (Shared outlives it here).
   js_.reset();
   std::lock_guard<std::mutex> lock(shared_->mu);
   shared_->pending.clear();
 }
 
+void JetStreamPublisher::Run() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    PublishNow(std::move(job));
+  }
+}
+
 void JetStreamPublisher::OnAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) noexcept {
   auto* shared = static_cast<Shared*>(closure);
+  // With an AckHandler, nats.c hands the published message back to us to destroy (every ack,
+  // error and timeout): without this every published event leaked. Destroyed only after its
+  // entry left `pending`, so a new publish that reuses the address cannot be mistaken for it, and
+  // not while js_PublishMsgAsync may still be sending it (Shared::publishing).
+  JsMsgPtr owned(msg);
   Done done;
   {
     std::lock_guard<std::mutex> lock(shared->mu);
+    if (msg == shared->publishing) {
+      shared->publishing_acked = true;
+      (void)owned.release();  // PublishNow destroys it once nats.c is done with it
+    }
     auto it = shared->pending.find(msg);
     if (it == shared->pending.end()) return;
     done = std::move(it->second);
@@ -130,16 +166,52 @@ void JetStreamPublisher::Publish(const std::string& subject, const Headers& head
     dispatcher_.Post([done = std::move(done), st = msg.status()]() mutable { std::move(done)(st); });
     return;
   }
-  natsMsg* raw = msg->release();
+  Job job{*std::move(msg), msg_id, std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms),
+          std::move(done)};
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.push_back(std::move(job));
+  }
+  queue_cv_.notify_one();
+}
+
+void JetStreamPublisher::PublishNow(Job job) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(job.deadline -
+                                                                          std::chrono::steady_clock::now());
+  if (left.count() <= 0) {
+    // Queued past its deadline (the thread waited on nats.c): the caller is being answered 504 by
+    // now, so publishing it would only store an event nobody was told about.
+    dispatcher_.Post([done = std::move(job.done)]() mutable {
+      std::move(done)(absl::DeadlineExceededError("no JetStream ack within the timeout (not published)"));
+    });
+    return;
+  }
+  natsMsg* raw = job.msg.release();
+  natsMsg* const sent = raw;
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
-    shared_->pending.emplace(raw, std::move(done));
+    shared_->pending.emplace(raw, std::move(job.done));
+    shared_->publishing = sent;
+    shared_->publishing_acked = false;
   }
   jsPubOptions po;
   jsPubOptions_Init(&po);
-  po.MsgId = msg_id.c_str();
-  po.MaxWait = timeout_ms;
+  po.MsgId = job.msg_id.c_str();
+  po.MaxWait = left.count();
   natsStatus s = js_PublishMsgAsync(js_.get(), &raw, &po);
+  bool acked_meanwhile = false;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    acked_meanwhile = shared_->publishing_acked;
+    shared_->publishing = nullptr;
+    shared_->publishing_acked = false;
+  }
+  if (acked_meanwhile) {
+    // OnAck already answered and left the message to us. nats.c reports success then (it found
+    // the message handled), so nothing else refers to it.
+    natsMsg_Destroy(sent);
+    return;
+  }
   if (s == NATS_OK) return;  // nats.c owns the message; OnAck answers
   absl::Status st = JsError(s, static_cast<jsErrCode>(0), "JetStream publish");
   Done failed;

@@ -384,6 +384,12 @@ absl::Status ConnectError(natsStatus s, const std::string& what) {
 
 absl::StatusOr<NatsConnectionPtr> ConnectBlocking(const config::NatsConfig& cfg, const std::string& name) {
   ASSIGN_OR_RETURN(NatsOptionsPtr opts, BaseOptions(cfg, name));
+  // Without a write deadline nats.c puts this connection's socket in blocking mode: a server that
+  // stops reading would hold nats.c's connection lock in send() for good, and with it every
+  // publish, the pinger that would notice the dead link, and so the reconnect. A write that makes
+  // no progress for as long as the ping check takes to call a link dead now fails and reconnects.
+  RETURN_IF_ERROR(FromNats(natsOptions_SetWriteDeadline(opts.get(), cfg.ping_interval_ms * (cfg.max_pings_out + 1)),
+                           "configuring NATS options"));
   natsConnection* raw = nullptr;
   RETURN_IF_ERROR(ConnectError(natsConnection_Connect(&raw, opts.get()), "connecting to NATS (" + name + ")"));
   return NatsConnectionPtr(raw);
