@@ -5,9 +5,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tests/test_common/http_client.h"
@@ -90,6 +93,28 @@ double MetricSum(const std::string& admin_address, const std::string& prefix) {
     if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &v)) sum += v;
   }
   return sum;
+}
+
+std::string SanitizerLogFiles(pid_t pid) {
+  std::set<std::string> prefixes;
+  for (const char* var : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
+    const char* value = std::getenv(var);
+    if (value == nullptr) continue;
+    // Options are separated by ':' (or whitespace); a log_path holds no ':' here.
+    for (absl::string_view option : absl::StrSplit(value, absl::ByAnyChar(": \t"), absl::SkipEmpty())) {
+      if (absl::ConsumePrefix(&option, "log_path=")) prefixes.emplace(option);
+    }
+  }
+  std::string reports;
+  for (const std::string& prefix : prefixes) {
+    const std::string path = absl::StrCat(prefix, ".", pid);
+    std::ifstream in(path);
+    if (!in) continue;
+    std::stringstream text;
+    text << in.rdbuf();
+    absl::StrAppend(&reports, "=== ", path, "\n", text.str());
+  }
+  return reports;
 }
 
 int64_t RssKib(pid_t pid) {

@@ -57,6 +57,11 @@ double MetricSum(const std::string& admin_address, const std::string& prefix);
 // Resident set size of `pid` in KiB (VmRSS), -1 if unreadable.
 int64_t RssKib(pid_t pid);
 
+// Sanitizer reports that process `pid` wrote to files: when ASAN_OPTIONS, UBSAN_OPTIONS or
+// LSAN_OPTIONS (as the test process sees them; children inherit them) name a log_path, the
+// sanitizers write "<log_path>.<pid>" instead of stderr. Their contents, "" when there are none.
+std::string SanitizerLogFiles(pid_t pid);
+
 // Prints one "chaos figure" line to stdout, the format RESULTS.md quotes.
 void Figure(const std::string& test, const std::string& name, const std::string& value);
 

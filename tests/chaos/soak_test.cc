@@ -158,22 +158,36 @@ TEST(ChaosSoak, RotatingFaultsKeepRssFlatAndTheSidecarUp) {
   const auto echo_sum = test_common::Summarize(echo_out);
   const auto legacy_sum = test_common::Summarize(legacy_out);
   const double growth = rss_warm > 0 ? 100.0 * static_cast<double>(rss_end - rss_warm) / rss_warm : 0;
+  const bool survived = sidecar->process().running();
+  // A graceful exit last, so that in a sanitizer build LeakSanitizer runs (at exit) and reports
+  // leaks too; it makes the exit code 23 when it finds one.
+  const absl::StatusOr<test_common::ExitStatus> exit_status = sidecar->Terminate(In(absl::Seconds(60)));
+  const bool clean_exit = exit_status.ok() && !exit_status->signaled && exit_status->code == 0;
   const std::string out = sidecar->output();
+  // Reports go to the output, or to files when the sanitizer options name a log_path
+  // (tests/chaos/sanitizer_soak.sh sets one).
+  const std::string report_files = SanitizerLogFiles(pid);
   const bool sanitizer_report = absl::StrContains(out, "ERROR: AddressSanitizer") ||
                                 absl::StrContains(out, "runtime error:") ||
-                                absl::StrContains(out, "ERROR: LeakSanitizer");
+                                absl::StrContains(out, "ERROR: LeakSanitizer") || !report_files.empty();
+  Figure("soak", "sidecar pid", absl::StrCat(pid));  // names its sanitizer report files
   Figure("soak", "length / faults", absl::StrFormat("%s / %d", absl::FormatDuration(length), faults));
   Figure("soak", "echo path", echo_sum.ToString());
   Figure("soak", "legacy path", legacy_sum.ToString());
   Figure("soak", "RSS warm / peak / end (KiB), growth",
          absl::StrFormat("%d / %d / %d, %+.2f%%", rss_warm, std::max(rss_peak, rss_end), rss_end, growth));
   Figure("soak", "sanitizer reports", sanitizer_report ? "yes" : "none");
+  Figure("soak", "sidecar exit after SIGTERM",
+         !exit_status.ok() ? std::string(exit_status.status().message())
+                           : absl::StrCat(exit_status->signaled ? "signal " : "code ",
+                                          exit_status->signaled ? exit_status->signal : exit_status->code));
 
-  EXPECT_TRUE(sidecar->process().running()) << out.substr(out.size() > 4000 ? out.size() - 4000 : 0);
+  EXPECT_TRUE(survived) << out.substr(out.size() > 4000 ? out.size() - 4000 : 0);
+  EXPECT_TRUE(clean_exit) << out.substr(out.size() > 4000 ? out.size() - 4000 : 0);
   EXPECT_EQ(echo_sum.wrong_caller, 0u);
   ASSERT_GE(faults, 4) << "the run was too short for one rotation";
   EXPECT_LT(growth, 5.0);
-  EXPECT_FALSE(sanitizer_report);
+  EXPECT_FALSE(sanitizer_report) << report_files << out.substr(out.size() > 20000 ? out.size() - 20000 : 0);
   EXPECT_GT(echo_sum.ok, echo_out.size() * 9 / 10);
   EXPECT_GT(legacy_sum.ok, legacy_out.size() / 2);
 }

@@ -102,6 +102,10 @@ absl::Status NatsCluster::Launch(int node, absl::Time deadline) {
 
 std::string NatsCluster::url(int node) const { return absl::StrCat("nats://127.0.0.1:", client_ports_[node]); }
 
+std::string NatsCluster::monitor_address(int node) const {
+  return absl::StrCat("127.0.0.1:", monitor_ports_[node]);
+}
+
 std::string NatsCluster::urls() const {
   std::vector<std::string> all;
   for (int i = 0; i < size(); ++i) all.push_back(url(i));

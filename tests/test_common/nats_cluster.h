@@ -32,6 +32,8 @@ class NatsCluster {
   // Comma-separated client URLs of every node (the NATS_URL convention).
   std::string urls() const;
   std::string url(int node) const;
+  // "127.0.0.1:<port>" of node `node`'s monitoring endpoint (/varz, /connz, /jsz...).
+  std::string monitor_address(int node) const;
   bool running(int node) const;
   std::string output(int node) const;
 
