@@ -41,8 +41,16 @@ void SignalEvent::OnSignal(evutil_socket_t, short, void* arg) noexcept {
 
 absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(std::string name) {
   EnableThreadsOnce();
-  EventBasePtr base(event_base_new());
-  if (base == nullptr) return absl::InternalError("event_base_new failed");
+  // The epoll changelist batches event changes and applies them once per loop turn, so an event
+  // disabled and re-enabled within one turn costs no epoll_ctl at all. A proxied request toggles
+  // read and write interest on two sockets: without it the pass-through made 10 epoll_ctl calls
+  // per request (strace -c), with it 6, and its throughput rose by about 30 %. The changelist's one
+  // caveat is fds cloned with dup(), which nothing here does.
+  CHandle<event_config, event_config_free> config(event_config_new());
+  if (config == nullptr) return absl::InternalError("event_config_new failed");
+  event_config_set_flag(config.get(), EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  EventBasePtr base(event_base_new_with_config(config.get()));
+  if (base == nullptr) return absl::InternalError("event_base_new_with_config failed");
   return std::unique_ptr<Dispatcher>(new Dispatcher(std::move(name), std::move(base)));
 }
 
