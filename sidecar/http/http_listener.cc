@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,10 +40,12 @@ constexpr size_t kInlineBodyBytes = 16 * 1024;
 // After an accept error (EMFILE, ENFILE, ENOMEM) accepting would fail in a tight loop.
 constexpr std::chrono::milliseconds kAcceptRetry{200};
 
-// Streaming: the output bound above which the producer is paused, and the input a client may
-// send while its response streams (a pipelined request) before we stop reading.
+// Streaming: the output bound above which the producer is paused.
 constexpr size_t kStreamOutputBytes = 64 * 1024;
-constexpr size_t kStreamInputBytes = 64 * 1024;
+// The input a client may send while its request is in flight or its response is written (a
+// pipelined request) before we stop reading. Reading stays on otherwise: turning it off and on
+// for every request cost two epoll_ctl calls per request.
+constexpr size_t kPipelinedInputBytes = 64 * 1024;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -304,10 +307,13 @@ Response DefaultErrorResponse(const absl::Status& status) {
 //   kIdle      waiting for the first byte of a request   idle_timeout (header_timeout when fresh)
 //   kHead      receiving the request head                header_timeout -> 408
 //   kBody      receiving the body                        body_timeout -> 408
-//   kInFlight  request in the filter chain; not reading  none (the request deadline rules)
+//   kInFlight  request in the filter chain                none (the request deadline rules)
 //   kWriting   response being flushed, keep-alive        idle_timeout (client not reading)
 //   kClosing   last response being flushed               idle_timeout
 //   kLingering half-closed, discarding input until EOF   kLingerTimeout
+// Input that arrives while a request is in flight waits in the buffer (up to
+// kPipelinedInputBytes). Responses are written straight to the socket; the write event is used
+// only when the kernel does not take everything at once, so a small response costs one writev.
 class HttpListener::Connection final : private BodyStream::Sink {
  public:
   // kStreaming: a streamed response body is being written (chunked, or SSE events).
@@ -318,7 +324,8 @@ class HttpListener::Connection final : private BodyStream::Sink {
         bev_(std::move(bev)),
         peer_ip_(std::move(peer_ip)),
         parser_(listener.limits_),
-        timer_(listener.dispatcher_.CreateTimer([this] { OnTimeout(); })) {}
+        timer_(listener.dispatcher_.CreateTimer([this] { OnTimeout(); })),
+        resume_(event_new(listener.dispatcher_.base(), -1, 0, &Connection::OnResumeCb, this)) {}
 
   ~Connection() {
     // The listener is going away with requests in the chain: the filters cancel their work.
@@ -328,7 +335,10 @@ class HttpListener::Connection final : private BodyStream::Sink {
   void Start() {
     bufferevent_setcb(bev_.get(), &Connection::OnReadCb, &Connection::OnWriteCb,
                       &Connection::OnEventCb, this);
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    // EV_WRITE (on by default in a new bufferevent) only while output is left over (Send) or a
+    // body streams.
+    bufferevent_disable(bev_.get(), EV_WRITE);
+    bufferevent_enable(bev_.get(), EV_READ);
     SetPhase(Phase::kIdle, listener_.options_.header_timeout);
   }
 
@@ -364,6 +374,9 @@ class HttpListener::Connection final : private BodyStream::Sink {
   static void OnEventCb(bufferevent*, short what, void* arg) noexcept {
     static_cast<Connection*>(arg)->OnEvent(what);
   }
+  static void OnResumeCb(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Connection*>(arg)->OnResume();
+  }
 
   void SetPhase(Phase phase, std::chrono::milliseconds timeout) {
     phase_ = phase;
@@ -380,10 +393,11 @@ class HttpListener::Connection final : private BodyStream::Sink {
       evbuffer_drain(in, evbuffer_get_length(in));
       return;
     }
-    if (phase_ == Phase::kStreaming) {
-      // Reading stays on while streaming only to see the client close (EOF -> cancel upstream at
-      // once). A pipelined request waits in the buffer; past a bound, stop reading.
-      if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > kStreamInputBytes) {
+    if (phase_ != Phase::kIdle && phase_ != Phase::kHead && phase_ != Phase::kBody) {
+      // A request is in flight or its response is being written (streaming: reading on also
+      // shows a client that leaves, which cancels the producer at once). A pipelined request
+      // waits in the buffer; past a bound, stop reading until this response is done.
+      if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > kPipelinedInputBytes) {
         bufferevent_disable(bev_.get(), EV_READ);
       }
       return;
@@ -425,7 +439,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
           // RFC 9110 §10.1.1: the client waits for 100 before sending the body, unless some of
           // the body is already here.
           if (parser_.expects_continue() && evbuffer_get_length(in) == 0) {
-            bufferevent_write(bev_.get(), kContinue.data(), kContinue.size());
+            Send(kContinue, {}, nullptr);
           }
           break;
         case Http1Parser::Event::kComplete:
@@ -450,8 +464,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
     keep_alive_ = parser_.keep_alive();
     head_ = parser_.is_head_request();
     minor_ = parser_.http_minor();
-    // Stop reading: one request at a time, and pipelined bytes wait (backpressure).
-    bufferevent_disable(bev_.get(), EV_READ);
+    // One request at a time: pipelined bytes wait in the input buffer (OnRead bounds them).
     SetPhase(Phase::kInFlight, std::chrono::milliseconds(0));
 
     auto request = std::make_unique<Request>(parser_.TakeRequest());
@@ -556,22 +569,73 @@ class HttpListener::Connection final : private BodyStream::Sink {
     }
     out.append("\r\n");
 
-    evbuffer* output = bufferevent_get_output(bev_.get());
     const bool send_body = !head && !bodyless_status && !response.body.empty();
+    std::string_view body;
     if (send_body && response.body.size() <= kInlineBodyBytes) {
       out.append(response.body);
-      evbuffer_add(output, out.data(), out.size());
-    } else {
-      evbuffer_add(output, out.data(), out.size());
-      if (send_body) {
-        auto* body = new std::string(std::move(response.body));
-        evbuffer_add_reference(output, body->data(), body->size(),
-                               [](const void*, size_t, void* arg) { delete static_cast<std::string*>(arg); },
-                               body);
-      }
+    } else if (send_body) {
+      body = response.body;
     }
     SetPhase(keep_alive ? Phase::kWriting : Phase::kClosing, listener_.options_.idle_timeout);
-    bufferevent_disable(bev_.get(), EV_READ);
+    Send(out, body, send_body ? &response.body : nullptr);
+  }
+
+  // Writes head and body straight to the socket when nothing is queued before them; whatever the
+  // kernel does not take (or everything, behind queued output) goes to the bufferevent's output,
+  // whose write event sends it and calls OnWritten. (The bufferevent's own output cannot be
+  // written from here: libevent freezes its start.) An answer written whole finishes here when no
+  // pipelined input waits, else on the next loop turn (OnResume), so pipelined requests answered
+  // at once cannot nest. `body_owner`, when given, is the string `body` points into; a large unsent rest is
+  // moved from it instead of copied.
+  void Send(std::string_view head, std::string_view body, std::string* body_owner) {
+    evbuffer* output = bufferevent_get_output(bev_.get());
+    size_t sent = 0;
+    const evutil_socket_t fd = bufferevent_getfd(bev_.get());
+    if (evbuffer_get_length(output) == 0 && fd >= 0 && head.size() + body.size() > 0) {
+      iovec parts[2] = {{const_cast<char*>(head.data()), head.size()},
+                        {const_cast<char*>(body.data()), body.size()}};
+      msghdr message{};
+      message.msg_iov = parts;
+      message.msg_iovlen = body.empty() ? 1 : 2;
+      // MSG_NOSIGNAL: a client that reset must not kill the process. Any error (EAGAIN, a reset)
+      // leaves everything to the write event, which reports a failure through OnEvent.
+      const ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+      if (n > 0) sent = static_cast<size_t>(n);
+    }
+    if (sent < head.size()) {
+      evbuffer_add(output, head.data() + sent, head.size() - sent);
+      sent = 0;
+    } else {
+      sent -= head.size();
+    }
+    if (sent < body.size()) {
+      body.remove_prefix(sent);
+      if (body_owner != nullptr && body.size() > kInlineBodyBytes) {
+        auto* rest = body.size() == body_owner->size() ? new std::string(std::move(*body_owner))
+                                                       : new std::string(body);
+        evbuffer_add_reference(output, rest->data(), rest->size(),
+                               [](const void*, size_t, void* arg) { delete static_cast<std::string*>(arg); },
+                               rest);
+      } else {
+        evbuffer_add(output, body.data(), body.size());
+      }
+    }
+    if (evbuffer_get_length(output) > 0) {
+      bufferevent_enable(bev_.get(), EV_WRITE);
+    } else if (phase_ == Phase::kWriting || phase_ == Phase::kClosing) {
+      // With no pipelined input, finishing here parses nothing (no nesting) and saves a loop turn.
+      if (evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0) {
+        OnWritten();
+      } else {
+        event_active(resume_.get(), 0, 0);
+      }
+    }
+  }
+
+  // The whole response is out (written at once by Send): as OnWritten, one loop turn later.
+  void OnResume() {
+    if (bev_ == nullptr) return;
+    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) OnWritten();
   }
 
   // The output buffer is empty: a response (or 100 Continue) has been handed to the kernel.
@@ -626,7 +690,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
     // The write callback fires once the output drains below half the bound: time to resume.
     bufferevent_setwatermark(bev_.get(), EV_WRITE, kStreamOutputBytes / 2, 0);
     SetPhase(Phase::kStreaming, std::chrono::milliseconds(0));
-    bufferevent_enable(bev_.get(), EV_READ);
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
     stream_->Start(*this);
   }
 
@@ -699,9 +763,8 @@ class HttpListener::Connection final : private BodyStream::Sink {
     bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);
     const bool keep_alive = keep_alive_ && !listener_.draining_;
     SetPhase(keep_alive ? Phase::kWriting : Phase::kClosing, listener_.options_.idle_timeout);
-    bufferevent_disable(bev_.get(), EV_READ);
     listener_.MaybeFinishDrain();
-    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) OnWritten();
+    Send({}, {}, nullptr);
   }
 
   void OnWritten() {
@@ -709,13 +772,18 @@ class HttpListener::Connection final : private BodyStream::Sink {
       if (stream_ != nullptr) stream_->Resume();
       return;
     }
+    bufferevent_disable(bev_.get(), EV_WRITE);  // until Send leaves output over again
     if (phase_ == Phase::kWriting) {
       if (listener_.draining_) {
         StartLingering();
         return;
       }
       SetPhase(Phase::kIdle, listener_.options_.idle_timeout);
-      bufferevent_enable(bev_.get(), EV_READ);
+      if (peer_closed_) {
+        Close();  // the client sent its last request and half-closed; it has its answer
+        return;
+      }
+      bufferevent_enable(bev_.get(), EV_READ);  // a no-op unless OnRead stopped it
       ProcessInput();  // a pipelined request may already be buffered
     } else if (phase_ == Phase::kClosing) {
       StartLingering();
@@ -735,9 +803,19 @@ class HttpListener::Connection final : private BodyStream::Sink {
   }
 
   void OnEvent(short what) {
-    // EOF or an error. Reading is off while a request is in the chain, so this never cuts one
-    // short; a half-received request is simply abandoned.
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) Close();
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
+    // The client stopped sending (EOF, or a read error) while its request is in the chain or its
+    // response is being written: finish that request, as when reading was off in those phases,
+    // and close after it. A failed write, a half-received request or an idle connection closes
+    // now; a streamed body's client leaving cancels its producer (Close drops the stream).
+    const bool reading_side = (what & BEV_EVENT_READING) != 0;
+    if (reading_side &&
+        (phase_ == Phase::kInFlight || phase_ == Phase::kWriting || phase_ == Phase::kClosing)) {
+      peer_closed_ = true;
+      keep_alive_ = false;
+      return;
+    }
+    Close();
   }
 
   void OnTimeout() {
@@ -765,7 +843,11 @@ class HttpListener::Connection final : private BodyStream::Sink {
   const std::string peer_ip_;
   Http1Parser parser_;
   event::TimerPtr timer_;
+  // Activated by Send when a response went out whole (see OnResume).
+  CHandle<::event, event_free> resume_;
   Phase phase_ = Phase::kIdle;
+  // The client half-closed (or its reads failed) while a request was in flight.
+  bool peer_closed_ = false;
   uint64_t requests_ = 0;  // requests parsed on this connection
   std::string scratch_;
 

@@ -139,6 +139,8 @@ class RawClient {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
+  // Sends FIN: this client will send nothing more but still reads.
+  void HalfClose() { ::shutdown(fd_, SHUT_WR); }
 
   bool Send(std::string_view bytes) {
     size_t sent = 0;
@@ -324,6 +326,45 @@ TEST_F(HttpListenerTest, AnswersPipelinedRequestsInOrder) {
   EXPECT_EQ(a->body, "GET /slow/1\n");
   EXPECT_EQ(b->body, "GET /fast/2\n");
   EXPECT_EQ(c->body, "POST /fast/3\nx");
+}
+
+TEST_F(HttpListenerTest, AClientThatHalfClosesWhileItsRequestIsInFlightStillGetsTheAnswer) {
+  // Reading stays on while a request is in flight, so the FIN arrives then: the request must
+  // still be answered (and the connection closed after it), not abandoned.
+  StartListener();
+  RawClient client(port());
+  ASSERT_TRUE(client.Send(Get("/slow/half-closed")));
+  ASSERT_TRUE(seen_.WaitForSlowRequests(1));
+  client.HalfClose();
+  auto r = client.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "GET /slow/half-closed\n");
+  EXPECT_EQ(r->Header("Connection"), "close");
+  EXPECT_TRUE(client.WaitForClose());
+}
+
+TEST_F(HttpListenerTest, AResponseTheSocketCannotTakeAtOnceArrivesWholeAndTheConnectionLives) {
+  // Responses are written straight to the socket; the rest of one too large for the socket
+  // buffer goes out through the write event, then the next request is served.
+  HttpListener::Options options;
+  options.max_body_bytes = 16 * 1024 * 1024;
+  StartListener(std::move(options));
+  RawClient client(port());
+  std::string body(6 * 1024 * 1024, 'x');
+  for (size_t i = 0; i < body.size(); i += 4099) body[i] = static_cast<char>('a' + i % 26);
+  std::thread sender([&] {
+    client.Send(absl::StrCat("POST /big HTTP/1.1\r\nHost: test\r\nContent-Length: ", body.size(),
+                             "\r\n\r\n", body));
+  });
+  auto r = client.Read();
+  sender.join();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "POST /big\n" + body);
+  ASSERT_TRUE(client.Send(Get("/after")));
+  auto next = client.Read();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body, "GET /after\n");
 }
 
 TEST_F(HttpListenerTest, ReplacesClientForwardingHeadersWithTheRealConnection) {
