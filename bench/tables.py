@@ -20,7 +20,12 @@ NAMES = {
     "h": "h HTTP -> gw -> NATS -> native",
     "i": "i h + 100% shadow to legacy",
     "j": "j payment.purchase JetStream KV",
+    # issue 5's pairs: the read on KV and the CAS write in memory, beside f and j
+    "fk": "f' settings.get JetStream KV",
+    "jm": "j' payment.purchase in-memory",
 }
+HTTP_PATHS = ["a", "b", "c", "d", "h", "i"]
+NATS_PATHS = ["e", "f", "fk", "g", "j", "jm"]
 
 
 def main():
@@ -36,6 +41,7 @@ def main():
     ap.add_argument("--conns", default="64")
     ap.add_argument("--rate", default="5000")
     ap.add_argument("--rate-conns", default="32")
+    ap.add_argument("--shadow-rate", default="1000")
     ap.add_argument("--inflight", default="32")
     ap.add_argument("--secs", default="5")
     ap.add_argument("--rounds", default="3")
@@ -78,17 +84,21 @@ def main():
           % (a.conns, a.rate, a.rate_conns))
     print("%-34s %9s %6s %9s %9s %9s %9s %8s %7s" % ("path", "rq/s", "spread", "p50@1c", "p99@1c",
                                                    "p50@rate", "p99@rate", "got/s", "err/to"))
-    for who in "abcdhi":
+    for who in HTTP_PATHS:
         e, t = problems(who, ["http_tput", "http_c1", "http_open"])
         print("%-34s %9s %6s %9s %9s %9s %9s %8s %7s" % (
             NAMES[who], fmt(med("http_tput", who, "rps"), "%.0f"), spread("http_tput", who),
             fmt(med("http_c1", who, "p50_ms")), fmt(med("http_c1", who, "p99_ms")),
             fmt(med("http_open", who, "p50_ms")), fmt(med("http_open", who, "p99_ms")),
             fmt(med("http_open", who, "rps"), "%.0f"), "%d/%d" % (e, t)))
+    print("   h and i at %s rq/s open loop (issue 7: the primary's latency, shadow off / on): "
+          "h p50/p99 %s/%s ms, i p50/p99 %s/%s ms"
+          % (a.shadow_rate, fmt(med("http_open_low", "h", "p50_ms")), fmt(med("http_open_low", "h", "p99_ms")),
+             fmt(med("http_open_low", "i", "p50_ms")), fmt(med("http_open_low", "i", "p99_ms"))))
     print("\n== NATS paths: rq/s at %s in flight | p50/p99 sequential (1 in flight)" % a.inflight)
     print("%-34s %9s %6s %9s %9s %9s %9s %7s" % ("path", "rq/s", "spread", "p50@N", "p99@N", "p50@1", "p99@1",
                                                "err/to"))
-    for who in "efgj":
+    for who in NATS_PATHS:
         e, t = problems(who, ["nats_tput", "nats_seq"])
         print("%-34s %9s %6s %9s %9s %9s %9s %7s" % (
             NAMES[who], fmt(med("nats_tput", who, "rps"), "%.0f"), spread("nats_tput", who),
@@ -143,10 +153,17 @@ def main():
         ("h p99 @%s rq/s (ms)" % a.rate, med("http_open", "h", "p99_ms"), "< 1 ms", lambda v: v < 1.0, "%.3f"),
         ("i/h p99 @%s rq/s" % a.rate, ratio(med("http_open", "i", "p99_ms"), med("http_open", "h", "p99_ms")),
          "<= 1.1x", lambda v: v <= 1.1, "%.2fx"),
+        ("i/h p99 @%s rq/s" % a.shadow_rate,
+         ratio(med("http_open_low", "i", "p99_ms"), med("http_open_low", "h", "p99_ms")), "<= 1.1x",
+         lambda v: v <= 1.1, "%.2fx"),
         ("g/e throughput", ratio(med("nats_tput", "g", "rps"), med("nats_tput", "e", "rps")), "(shown)", None,
          "%.2fx"),
         ("j/e throughput", ratio(med("nats_tput", "j", "rps"), med("nats_tput", "e", "rps")), "(shown)", None,
          "%.2fx"),
+        ("f'/e throughput (KV read)", ratio(med("nats_tput", "fk", "rps"), med("nats_tput", "e", "rps")),
+         "(shown)", None, "%.2fx"),
+        ("j'/e throughput (mem CAS)", ratio(med("nats_tput", "jm", "rps"), med("nats_tput", "e", "rps")),
+         "(shown)", None, "%.2fx"),
         ("k JSON/protobuf bytes", total["ratio"] if total else None, ">= 3x", lambda v: v >= 3.0, "%.2fx"),
         ("l RSS idle (MB)", rss_idle, "<= 30", lambda v: v <= 30, "%.1f"),
         ("l start -> ready (ms)", statistics.median(ready) if ready else None, "<= 200", lambda v: v <= 200,
@@ -172,8 +189,9 @@ def main():
                 if r["requests"] == 0 or r["errors"] or r["timeouts"]:
                     bad.append("%s/%s: %d answers, %d errors %s, %d timeouts" % (
                         test, who, r["requests"], r["errors"], r["statuses"], r["timeouts"]))
-        expected = {(t, w) for t in ("http_tput", "http_c1", "http_open") for w in "abcdhi"}
-        expected |= {(t, w) for t in ("nats_tput", "nats_seq") for w in "efgj"}
+        expected = {(t, w) for t in ("http_tput", "http_c1", "http_open") for w in HTTP_PATHS}
+        expected |= {(t, w) for t in ("nats_tput", "nats_seq") for w in NATS_PATHS}
+        expected |= {("http_open_low", w) for w in ("h", "i")}
         missing = sorted(expected - set(runs))
         if missing:
             bad.append("no result for " + ", ".join("%s/%s" % m for m in missing))
