@@ -1,56 +1,109 @@
 #include "sidecar/upstream/http_client_connection.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/http_struct.h>
-#include <event2/keyvalq_struct.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <string_view>
+#include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace sidecar::upstream {
 namespace {
 
-timeval ToTimeval(std::chrono::milliseconds d) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
-  return tv;
+// Debian's Abseil has its own string_view.
+absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// One read takes at most this much; a level-triggered read event comes back for the rest.
+constexpr size_t kReadBytes = 32 * 1024;
+// A chunk-size line (size plus extensions) longer than this is malformed.
+constexpr size_t kMaxChunkLine = 4096;
+// Parsed input is dropped from the front of the buffer once this much has piled up.
+constexpr size_t kCompactBytes = 64 * 1024;
+
+const char* MethodName(evhttp_cmd_type method) {
+  switch (method) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+  }
+  return "GET";
 }
 
-http::Response ToResponse(evhttp_request* request) {
-  http::Response response;
-  response.status = evhttp_request_get_response_code(request);
-  const evkeyvalq* headers = evhttp_request_get_input_headers(request);
-  for (const evkeyval* h = headers->tqh_first; h != nullptr; h = h->next.tqe_next) {
-    response.headers.Add(h->key, h->value);
-  }
-  evbuffer* body = evhttp_request_get_input_buffer(request);
-  const size_t size = evbuffer_get_length(body);
-  response.body.resize(size);
-  if (size > 0) evbuffer_copyout(body, response.body.data(), size);
-  return response;
+// RFC 9110 tchar.
+bool IsTokenChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-// Whether evhttp may keep the connection for another request. evhttp itself only honours
-// "Connection: close"; an HTTP/1.0 reply without keep-alive, or a body delimited by the server
-// closing, leaves a socket that the next request would find dead.
-bool ReusableAfter(const evhttp_request* request, evhttp_cmd_type method,
-                   const http::Response& response) {
-  if (request->major == 1 && request->minor == 0) {
-    auto connection = response.headers.Get("Connection");
-    if (!connection || !http::HeaderMap::NameEquals(*connection, "keep-alive")) return false;
+bool ValidName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), IsTokenChar);
+}
+
+// No CR, LF or NUL: anything else a legacy service sent us is passed on as it is.
+bool ValidValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Whether any comma-separated element of any `name` header equals `token`.
+bool HeaderHasToken(const http::HeaderMap& headers, std::string_view name, std::string_view token) {
+  for (const auto& [n, value] : headers.entries()) {
+    if (!http::HeaderMap::NameEquals(n, name)) continue;
+    for (absl::string_view element : absl::StrSplit(AbslView(value), ',')) {
+      if (http::HeaderMap::NameEquals(TrimSpace(std::string_view(element.data(), element.size())),
+                                      token)) {
+        return true;
+      }
+    }
   }
-  const bool has_body = method != EVHTTP_REQ_HEAD && response.status >= 200 &&
-                        response.status != 204 && response.status != 304;
-  if (has_body && !response.headers.Has("Content-Length")) {
-    auto encoding = response.headers.Get("Transfer-Encoding");
-    if (!encoding || !http::HeaderMap::NameEquals(*encoding, "chunked")) return false;
+  return false;
+}
+
+bool ParseHexSize(std::string_view digits, uint64_t* out) {
+  if (digits.empty() || digits.size() > 15) return false;
+  uint64_t value = 0;
+  for (char c : digits) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      d = c - 'A' + 10;
+    } else {
+      return false;
+    }
+    value = value * 16 + static_cast<uint64_t>(d);
   }
+  *out = value;
   return true;
 }
+
+constexpr char kBadHead[] = "malformed or oversized response status line or headers";
+constexpr char kBadBody[] = "response body too large or malformed chunked encoding";
+constexpr char kCutShort[] = "upstream closed the connection before a full response";
+
 
 }  // namespace
 
@@ -71,21 +124,26 @@ absl::StatusOr<std::unique_ptr<HttpClientConnection>> HttpClientConnection::Crea
     ConnectionStats stats) {
   std::unique_ptr<HttpClientConnection> c(
       new HttpClientConnection(dispatcher, options, callbacks, stats));
-  c->evcon_.reset(evhttp_connection_base_new(dispatcher.base(), /*dnsbase=*/nullptr,
-                                             options.address.c_str(), options.port));
-  if (c->evcon_ == nullptr) return absl::InternalError("evhttp_connection_base_new failed");
-  evhttp_connection_set_family(c->evcon_.get(), options.family);
-  // No evhttp retries: a refused connection must fail at once, and retry policy belongs upstream.
-  evhttp_connection_set_retries(c->evcon_.get(), 0);
-  const timeval io = ToTimeval(options.io_timeout);
-  evhttp_connection_set_timeout_tv(c->evcon_.get(), &io);
-  evhttp_connection_set_max_headers_size(
-      c->evcon_.get(), static_cast<ev_ssize_t>(options.max_response_headers_bytes));
-  evhttp_connection_set_max_body_size(c->evcon_.get(),
-                                      static_cast<ev_ssize_t>(options.max_response_body_bytes));
-  evhttp_connection_set_closecb(c->evcon_.get(), &HttpClientConnection::OnClose, c.get());
+  sockaddr_in v4{};
+  sockaddr_in6 v6{};
+  if (options.family != AF_INET6 && inet_pton(AF_INET, options.address.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(options.port);
+    std::memcpy(&c->peer_, &v4, sizeof(v4));
+    c->peer_len_ = sizeof(v4);
+  } else if (options.family != AF_INET &&
+             inet_pton(AF_INET6, options.address.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(options.port);
+    std::memcpy(&c->peer_, &v6, sizeof(v6));
+    c->peer_len_ = sizeof(v6);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("upstream address '", options.address, "' is not a numeric IP address"));
+  }
   HttpClientConnection* raw = c.get();
   c->connect_timer_ = dispatcher.CreateTimer([raw] { raw->HandleConnectTimeout(); });
+  c->io_timer_ = dispatcher.CreateTimer([raw] { raw->HandleIoTimeout(); });
   return c;
 }
 
@@ -96,10 +154,7 @@ HttpClientConnection::HttpClientConnection(event::Dispatcher& dispatcher,
 
 HttpClientConnection::~HttpClientConnection() {
   Detach();
-  // evhttp_connection_free() runs the close callback of a connected evcon; this object is going.
-  if (evcon_ != nullptr) evhttp_connection_set_closecb(evcon_.get(), nullptr, nullptr);
-  // Frees any request still queued on it without calling its callbacks.
-  evcon_.reset();
+  CloseSocket();
 }
 
 void HttpClientConnection::DeferredDestroy(event::Dispatcher& dispatcher,
@@ -113,8 +168,9 @@ void HttpClientConnection::Detach() {
   if (callbacks_ == nullptr) return;
   callbacks_ = nullptr;
   usable_ = false;
+  busy_ = false;
   if (connect_timer_ != nullptr) connect_timer_->Disable();
-  MarkClosed();
+  CloseSocket();
 }
 
 void HttpClientConnection::MarkOpen() {
@@ -130,182 +186,478 @@ void HttpClientConnection::MarkClosed() {
   if (stats_.cx_active != nullptr) stats_.cx_active->Decrement();
 }
 
+std::string HttpClientConnection::Where() const {
+  return absl::StrCat(options_.address, ":", options_.port);
+}
+
+void HttpClientConnection::CloseSocket() {
+  if (fd_ < 0) return;
+  // Deleting an event from inside its own callback is allowed; the socket closes after.
+  if (read_event_ != nullptr) event_del(read_event_.get());
+  if (write_event_ != nullptr) event_del(write_event_.get());
+  ::close(fd_);
+  fd_ = -1;
+  connecting_ = false;
+  if (io_timer_ != nullptr) io_timer_->Disable();
+  MarkClosed();
+}
+
 absl::Status HttpClientConnection::Start(const WireRequest& wire, bool stream_ok) {
   if (busy_ || !usable()) return absl::FailedPreconditionError("connection busy or unusable");
-  evhttp_request* request = evhttp_request_new(&HttpClientConnection::OnRequestDone, this);
-  if (request == nullptr) return absl::ResourceExhaustedError("evhttp_request_new failed");
-  evhttp_request_set_error_cb(request, &HttpClientConnection::OnRequestError);
-  stream_ok_ = stream_ok;
-  streaming_ = false;
-  if (stream_ok) evhttp_request_set_header_cb(request, &HttpClientConnection::OnHeader);
-  // A previous streamed response may have lifted the cap on this connection.
-  evhttp_connection_set_max_body_size(evcon_.get(),
-                                      static_cast<ev_ssize_t>(options_.max_response_body_bytes));
-  evkeyvalq* out = evhttp_request_get_output_headers(request);
+  out_.clear();
+  out_sent_ = 0;
+  absl::StrAppend(&out_, MethodName(wire.method), " ", wire.uri, " HTTP/1.1\r\n");
+  bool has_length = false;
   for (const auto& [name, value] : wire.headers.entries()) {
-    // evhttp rejects CR/LF in names and values: refuse the request rather than drop a header.
-    if (evhttp_add_header(out, name.c_str(), value.c_str()) != 0) {
-      evhttp_request_free(request);
+    // A CR or LF would split the header: refuse the request rather than drop the header.
+    if (!ValidName(name) || !ValidValue(value)) {
+      out_.clear();
       return absl::InvalidArgumentError(absl::StrCat("invalid request header: ", name));
     }
+    if (http::HeaderMap::NameEquals(name, "Content-Length")) has_length = true;
+    absl::StrAppend(&out_, name, ": ", value, "\r\n");
   }
-  if (!wire.body.empty()) {
-    evbuffer_add(evhttp_request_get_output_buffer(request), wire.body.data(), wire.body.size());
-  }
+  if (!wire.body.empty() && !has_length) absl::StrAppend(&out_, "Content-Length: ", wire.body.size(), "\r\n");
+  out_.append("\r\n");
+  out_.append(wire.body);
 
-  // A kept-alive connection was up before this request; a new one must prove it (see OnClose).
-  established_ = open_;
-  if (!open_) {
-    MarkOpen();
-    connect_timer_->Enable(options_.connect_timeout);
-  }
-  busy_ = true;
+  stream_ok_ = stream_ok;
+  streaming_ = false;
   method_ = wire.method;
-  error_.reset();
+  state_ = ReadState::kHead;
+  response_ = http::Response();
+  remaining_ = 0;
+  body_bytes_ = 0;
+  trailer_bytes_ = 0;
+  keep_alive_ = true;
   sync_failure_.reset();
+  // A kept-alive connection was up before this request; a new one must prove it.
+  established_ = open_;
+  busy_ = true;
   in_start_ = true;
-  // Takes ownership of `request`, also on failure.
-  const int rc = evhttp_make_request(evcon_.get(), request, wire.method, wire.uri.c_str());
+  if (!open_) {
+    absl::Status connected = Connect();
+    if (!connected.ok()) Finish(std::move(connected));
+  } else {
+    WriteOut();
+    if (busy_) io_timer_->Enable(options_.io_timeout);
+  }
   in_start_ = false;
   if (sync_failure_.has_value()) {
     absl::Status failure = std::move(*sync_failure_);
     sync_failure_.reset();
     return failure;
   }
-  if (rc != 0) {
-    busy_ = false;
-    usable_ = false;
-    connect_timer_->Disable();
-    MarkClosed();
-    return UpstreamFailure(FailureKind::kConnectFailure, "evhttp_make_request failed");
-  }
   return absl::OkStatus();
 }
 
-void HttpClientConnection::OnRequestDone(evhttp_request* request, void* arg) noexcept {
-  static_cast<HttpClientConnection*>(arg)->HandleDone(request);
-}
-
-void HttpClientConnection::OnRequestError(evhttp_request_error error, void* arg) noexcept {
-  // evhttp calls this just before OnRequestDone(nullptr): remember why.
-  static_cast<HttpClientConnection*>(arg)->error_ = error;
-}
-
-int HttpClientConnection::OnHeader(evhttp_request* request, void* arg) noexcept {
-  auto* self = static_cast<HttpClientConnection*>(arg);
-  if (!self->busy_ || self->callbacks_ == nullptr || !self->stream_ok_) return 0;
-  const int status = evhttp_request_get_response_code(request);
-  if (status < 200 || status > 299 || status == 204 || self->method_ == EVHTTP_REQ_HEAD) return 0;
-  const evkeyvalq* headers = evhttp_request_get_input_headers(request);
-  const char* encoding = evhttp_find_header(headers, "Transfer-Encoding");
-  const char* type = evhttp_find_header(headers, "Content-Type");
-  const bool chunked = encoding != nullptr && std::string_view(encoding).find("chunked") != std::string_view::npos;
-  const bool event_stream =
-      type != nullptr && std::string_view(type).substr(0, 17) == "text/event-stream";
-  if (!chunked && !event_stream) return 0;  // a whole body, as without streaming
-  self->streaming_ = true;
-  // The body is never held whole, so the whole-body cap does not apply to it.
-  evhttp_connection_set_max_body_size(self->evcon_.get(), EV_SSIZE_MAX);
-  evhttp_request_set_chunked_cb(request, &HttpClientConnection::OnChunk);
-  http::Response head;
-  head.status = status;
-  for (const evkeyval* h = headers->tqh_first; h != nullptr; h = h->next.tqe_next) {
-    head.headers.Add(h->key, h->value);
+absl::Status HttpClientConnection::Connect() {
+  const int fd = ::socket(peer_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return UpstreamFailure(FailureKind::kConnectFailure,
+                           absl::StrCat("socket for ", Where(), ": ", std::strerror(errno)));
   }
-  self->callbacks_->OnStreamHead(*self, std::move(head));
-  return 0;
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&peer_), peer_len_) != 0 &&
+      errno != EINPROGRESS) {
+    const int error = errno;
+    ::close(fd);
+    return UpstreamFailure(FailureKind::kConnectFailure,
+                           absl::StrCat("connect to ", Where(), " failed: ", std::strerror(error)));
+  }
+  fd_ = fd;
+  MarkOpen();
+  read_event_.reset(event_new(dispatcher_.base(), fd, EV_READ | EV_PERSIST,
+                              &HttpClientConnection::OnSocketEvent, this));
+  write_event_.reset(event_new(dispatcher_.base(), fd, EV_WRITE | EV_PERSIST,
+                               &HttpClientConnection::OnSocketEvent, this));
+  if (read_event_ == nullptr || write_event_ == nullptr) {
+    CloseSocket();
+    return absl::ResourceExhaustedError("event_new failed");
+  }
+  // Writable means connected (or failed: SO_ERROR tells which).
+  connecting_ = true;
+  reading_paused_ = false;
+  event_add(write_event_.get(), nullptr);
+  connect_timer_->Enable(options_.connect_timeout);
+  return absl::OkStatus();
 }
 
-void HttpClientConnection::OnChunk(evhttp_request* request, void* arg) noexcept {
+void HttpClientConnection::OnSocketEvent(evutil_socket_t, short what, void* arg) noexcept {
   auto* self = static_cast<HttpClientConnection*>(arg);
-  evbuffer* body = evhttp_request_get_input_buffer(request);
-  const size_t size = evbuffer_get_length(body);
-  if (size == 0 || !self->busy_ || self->callbacks_ == nullptr) return;
-  std::string chunk(size, '\0');
-  evbuffer_remove(body, chunk.data(), size);  // evhttp drains it after us anyway
-  self->callbacks_->OnBodyChunk(*self, std::move(chunk));
-}
-
-void HttpClientConnection::PauseReading() {
-  bufferevent* bev = evhttp_connection_get_bufferevent(evcon_.get());
-  if (bev != nullptr) bufferevent_disable(bev, EV_READ);
-}
-
-void HttpClientConnection::ResumeReading() {
-  bufferevent* bev = evhttp_connection_get_bufferevent(evcon_.get());
-  if (bev != nullptr && busy_) bufferevent_enable(bev, EV_READ);
-}
-
-void HttpClientConnection::OnClose(evhttp_connection*, void* arg) noexcept {
-  auto* self = static_cast<HttpClientConnection*>(arg);
-  // evhttp reports a close only for a connection that was connected: if this happens during a
-  // request, the failure that follows is a reset, not a connect failure.
-  self->established_ = true;
-  self->MarkClosed();
-  if (!self->busy_ && self->callbacks_ != nullptr) self->callbacks_->OnIdleClose(*self);
-}
-
-absl::Status HttpClientConnection::FailureFor(evhttp_request_error error) const {
-  const std::string where = absl::StrCat(options_.address, ":", options_.port);
-  switch (error) {
-    case EVREQ_HTTP_TIMEOUT:
-      return established_ ? UpstreamFailure(FailureKind::kTimeout, "upstream inactivity timeout")
-                          : UpstreamFailure(FailureKind::kConnectFailure,
-                                            absl::StrCat("connect to ", where, " timed out"));
-    case EVREQ_HTTP_INVALID_HEADER:
-      return UpstreamFailure(FailureKind::kProtocolError,
-                             "malformed or oversized response status line or headers");
-    case EVREQ_HTTP_DATA_TOO_LONG:
-      return UpstreamFailure(FailureKind::kProtocolError,
-                             "response body too large or malformed chunked encoding");
-    case EVREQ_HTTP_EOF:
-    case EVREQ_HTTP_BUFFER_ERROR:
-    case EVREQ_HTTP_REQUEST_CANCEL:
-    default:
-      return established_ ? UpstreamFailure(FailureKind::kReset,
-                                            "upstream closed the connection before a full response")
-                          : UpstreamFailure(FailureKind::kConnectFailure,
-                                            absl::StrCat("connect to ", where, " failed"));
+  if (what & EV_WRITE) {
+    if (self->connecting_) {
+      self->OnConnected();
+    } else {
+      self->WriteOut();
+      if (self->busy_) self->io_timer_->Enable(self->options_.io_timeout);
+    }
+  } else if (what & EV_READ) {
+    self->OnReadable();
   }
 }
 
-void HttpClientConnection::HandleDone(evhttp_request* request) {
-  // Late callbacks after a timeout, a connect timeout or Detach() belong to an abandoned request.
-  if (!busy_ || callbacks_ == nullptr) return;
-  if (request == nullptr) {
-    // evhttp_connection_fail_(): the error callback ran first.
-    Finish(FailureFor(error_.value_or(EVREQ_HTTP_EOF)));
+void HttpClientConnection::OnConnected() {
+  connecting_ = false;
+  connect_timer_->Disable();
+  int error = 0;
+  socklen_t len = sizeof(error);
+  if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+  if (error != 0) {
+    Fail(FailureKind::kConnectFailure,
+         absl::StrCat("connect to ", Where(), " failed (", std::strerror(error), ")"));
     return;
   }
-  if (evhttp_request_get_response_code(request) == 0) {
-    // evhttp's connect-failure path (refused, unreachable) hands back the request unanswered and
-    // skips the error callback.
-    Finish(UpstreamFailure(FailureKind::kConnectFailure,
-                           absl::StrCat("connect to ", options_.address, ":", options_.port,
-                                        " failed (refused or unreachable)")));
+  established_ = true;
+  // Reading stays on for the connection's life: it sees the response, and the peer closing an
+  // idle connection.
+  event_add(read_event_.get(), nullptr);
+  if (!busy_) {
+    event_del(write_event_.get());
     return;
   }
-  http::Response response = ToResponse(request);
-  if (!ReusableAfter(request, method_, response)) usable_ = false;
-  Finish(std::move(response));
+  io_timer_->Enable(options_.io_timeout);
+  WriteOut();
+}
+
+void HttpClientConnection::WriteOut() {
+  while (out_sent_ < out_.size()) {
+    const ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+    if (n > 0) {
+      out_sent_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      event_add(write_event_.get(), nullptr);
+      return;
+    }
+    Fail(established_ ? FailureKind::kReset : FailureKind::kConnectFailure,
+         absl::StrCat(kCutShort, " (", std::strerror(errno), ")"));
+    return;
+  }
+  // A no-op (no epoll_ctl) unless the write event was armed.
+  event_del(write_event_.get());
+  out_.clear();
+  out_sent_ = 0;
+}
+
+void HttpClientConnection::OnReadable() {
+  char buffer[kReadBytes];
+  const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (!busy_) {
+    // Idle: the peer closed, reset, or sent bytes nobody asked for. Either way it is done.
+    usable_ = false;
+    CloseSocket();
+    if (callbacks_ != nullptr) callbacks_->OnIdleClose(*this);
+    return;
+  }
+  if (n > 0) {
+    in_.append(buffer, static_cast<size_t>(n));
+    if (!reading_paused_) io_timer_->Enable(options_.io_timeout);
+    Parse();
+    return;
+  }
+  // End of stream (or a reset) in the middle of a response.
+  if (state_ == ReadState::kUntilClose) {
+    keep_alive_ = false;
+    FinishResponse();
+    return;
+  }
+  Fail(established_ ? FailureKind::kReset : FailureKind::kConnectFailure,
+       n == 0 ? std::string(kCutShort) : absl::StrCat(kCutShort, " (", std::strerror(errno), ")"));
+}
+
+void HttpClientConnection::Parse() {
+  while (busy_ && callbacks_ != nullptr) {
+    const std::string_view data(in_.data() + in_pos_, in_.size() - in_pos_);
+    switch (state_) {
+      case ReadState::kHead: {
+        const size_t end = data.find("\r\n\r\n");
+        const auto limit = static_cast<size_t>(options_.max_response_headers_bytes);
+        if (end == std::string_view::npos) {
+          if (data.size() > limit) Fail(FailureKind::kProtocolError, kBadHead);
+          return;
+        }
+        if (end + 4 > limit) {
+          Fail(FailureKind::kProtocolError, kBadHead);
+          return;
+        }
+        in_pos_ += end + 4;
+        if (!ParseHead(data.substr(0, end))) return;
+        break;
+      }
+      case ReadState::kFixedBody:
+      case ReadState::kChunkData: {
+        if (data.empty()) return;
+        const size_t take = static_cast<size_t>(std::min<uint64_t>(data.size(), remaining_));
+        in_pos_ += take;
+        remaining_ -= take;
+        DeliverBody(data.substr(0, take));
+        if (!busy_ || callbacks_ == nullptr) return;
+        if (remaining_ == 0) {
+          if (state_ == ReadState::kFixedBody) {
+            FinishResponse();
+            return;
+          }
+          state_ = ReadState::kChunkDataEnd;
+        }
+        break;
+      }
+      case ReadState::kChunkDataEnd: {
+        if (data.size() < 2) return;
+        if (data.substr(0, 2) != "\r\n") {
+          Fail(FailureKind::kProtocolError, kBadBody);
+          return;
+        }
+        in_pos_ += 2;
+        state_ = ReadState::kChunkSize;
+        break;
+      }
+      case ReadState::kChunkSize: {
+        const size_t eol = data.find("\r\n");
+        if (eol == std::string_view::npos) {
+          if (data.size() > kMaxChunkLine) Fail(FailureKind::kProtocolError, kBadBody);
+          return;
+        }
+        std::string_view line = data.substr(0, eol);
+        line = TrimSpace(line.substr(0, line.find(';')));  // chunk extensions are ignored
+        uint64_t size = 0;
+        if (eol > kMaxChunkLine || !ParseHexSize(line, &size)) {
+          Fail(FailureKind::kProtocolError, kBadBody);
+          return;
+        }
+        in_pos_ += eol + 2;
+        if (size == 0) {
+          state_ = ReadState::kTrailers;
+          break;
+        }
+        if (!streaming_ &&
+            body_bytes_ + size > static_cast<uint64_t>(options_.max_response_body_bytes)) {
+          Fail(FailureKind::kProtocolError, kBadBody);
+          return;
+        }
+        remaining_ = size;
+        state_ = ReadState::kChunkData;
+        break;
+      }
+      case ReadState::kTrailers: {
+        // Trailer fields are read and dropped (nothing downstream asks for them).
+        const size_t eol = data.find("\r\n");
+        const auto limit = static_cast<size_t>(options_.max_response_headers_bytes);
+        if (eol == std::string_view::npos) {
+          if (trailer_bytes_ + data.size() > limit) Fail(FailureKind::kProtocolError, kBadHead);
+          return;
+        }
+        in_pos_ += eol + 2;
+        if (eol == 0) {
+          FinishResponse();
+          return;
+        }
+        trailer_bytes_ += eol + 2;
+        if (trailer_bytes_ > limit) {
+          Fail(FailureKind::kProtocolError, kBadHead);
+          return;
+        }
+        break;
+      }
+      case ReadState::kUntilClose: {
+        if (data.empty()) return;
+        in_pos_ += data.size();
+        DeliverBody(data);
+        if (busy_ && in_pos_ == in_.size()) {
+          in_.clear();
+          in_pos_ = 0;
+        }
+        return;
+      }
+    }
+    if (in_pos_ == in_.size()) {
+      in_.clear();
+      in_pos_ = 0;
+    } else if (in_pos_ > kCompactBytes) {
+      in_.erase(0, in_pos_);
+      in_pos_ = 0;
+    }
+  }
+}
+
+bool HttpClientConnection::ParseHead(std::string_view head) {
+  const size_t line_end = head.find("\r\n");
+  const std::string_view status_line = head.substr(0, line_end);
+  // "HTTP/1.x NNN[ reason]"
+  int status = 0;
+  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(status_line[7])) || status_line[8] != ' ' ||
+      (status_line.size() > 12 && status_line[12] != ' ') ||
+      !absl::SimpleAtoi(AbslView(status_line.substr(9, 3)), &status) || status < 100 || status > 999) {
+    Fail(FailureKind::kProtocolError, kBadHead);
+    return false;
+  }
+  const int minor = status_line[7] - '0';
+  http::Response response;
+  response.status = status;
+  if (line_end != std::string_view::npos) {
+    for (absl::string_view raw : absl::StrSplit(AbslView(head.substr(line_end + 2)), "\r\n")) {
+      const std::string_view line(raw.data(), raw.size());
+      const size_t colon = line.find(':');
+      // An obs-fold continuation line (leading space) or a line without a name is refused.
+      if (colon == std::string_view::npos || !ValidName(line.substr(0, colon)) ||
+          !ValidValue(line.substr(colon + 1))) {
+        Fail(FailureKind::kProtocolError, kBadHead);
+        return false;
+      }
+      response.headers.Add(std::string(line.substr(0, colon)),
+                           std::string(TrimSpace(line.substr(colon + 1))));
+    }
+  }
+  if (status < 200) {
+    if (status == 101) {  // nobody asked to switch protocols
+      Fail(FailureKind::kProtocolError, "unexpected 101 Switching Protocols");
+      return false;
+    }
+    return true;  // 100 Continue and other interim answers: the final one follows
+  }
+  keep_alive_ = minor >= 1 ? !HeaderHasToken(response.headers, "Connection", "close")
+                           : HeaderHasToken(response.headers, "Connection", "keep-alive");
+  const bool no_body = method_ == EVHTTP_REQ_HEAD || status == 204 || status == 304;
+  const std::optional<std::string_view> encoding = response.headers.Get("Transfer-Encoding");
+  bool chunked = false;
+  if (no_body) {
+    response_ = std::move(response);
+    FinishResponse();
+    return false;
+  }
+  if (encoding.has_value()) {
+    // Both framings at once is how responses are split (RFC 9112 §6.3): refuse.
+    if (response.headers.Has("Content-Length")) {
+      Fail(FailureKind::kProtocolError, "response has both Content-Length and Transfer-Encoding");
+      return false;
+    }
+    const size_t comma = encoding->rfind(',');
+    const std::string_view last =
+        TrimSpace(comma == std::string_view::npos ? *encoding : encoding->substr(comma + 1));
+    chunked = http::HeaderMap::NameEquals(last, "chunked");
+    if (chunked) {
+      state_ = ReadState::kChunkSize;
+    } else {
+      state_ = ReadState::kUntilClose;
+      keep_alive_ = false;
+    }
+  } else if (response.headers.Has("Content-Length")) {
+    // Every Content-Length value (repeated, or a list) must be the same number.
+    std::optional<uint64_t> length;
+    for (const auto& [name, value] : response.headers.entries()) {
+      if (!http::HeaderMap::NameEquals(name, "Content-Length")) continue;
+      for (absl::string_view element : absl::StrSplit(value, ',')) {
+        const std::string_view digits = TrimSpace(std::string_view(element.data(), element.size()));
+        uint64_t n = 0;
+        if (digits.empty() || digits.size() > 18 ||
+            !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+            !absl::SimpleAtoi(AbslView(digits), &n) || (length.has_value() && *length != n)) {
+          Fail(FailureKind::kProtocolError, "invalid Content-Length in the response");
+          return false;
+        }
+        length = n;
+      }
+    }
+    remaining_ = length.value_or(0);
+    state_ = ReadState::kFixedBody;
+  } else {
+    state_ = ReadState::kUntilClose;  // the body ends when the server closes
+    keep_alive_ = false;
+  }
+
+  // Streaming: a 2xx chunked or event-stream body goes to the caller as it is read.
+  const std::optional<std::string_view> type = response.headers.Get("Content-Type");
+  const bool event_stream = type.has_value() && type->substr(0, 17) == "text/event-stream";
+  if (stream_ok_ && status >= 200 && status <= 299 && (chunked || event_stream)) {
+    streaming_ = true;
+    callbacks_->OnStreamHead(*this, std::move(response));
+    response_ = http::Response();
+    response_.status = status;
+    if (!busy_ || callbacks_ == nullptr) return false;
+  } else {
+    if (state_ == ReadState::kFixedBody &&
+        remaining_ > static_cast<uint64_t>(options_.max_response_body_bytes)) {
+      Fail(FailureKind::kProtocolError, kBadBody);
+      return false;
+    }
+    response_ = std::move(response);
+  }
+  if (state_ == ReadState::kFixedBody && remaining_ == 0) {
+    FinishResponse();
+    return false;
+  }
+  return true;
+}
+
+void HttpClientConnection::DeliverBody(std::string_view data) {
+  if (data.empty()) return;
+  if (streaming_) {
+    callbacks_->OnBodyChunk(*this, std::string(data));
+    return;
+  }
+  body_bytes_ += data.size();
+  if (body_bytes_ > static_cast<uint64_t>(options_.max_response_body_bytes)) {
+    Fail(FailureKind::kProtocolError, kBadBody);
+    return;
+  }
+  response_.body.append(data);
+}
+
+void HttpClientConnection::FinishResponse() {
+  // Bytes after the response (we never pipeline) mean the two sides disagree on framing.
+  if (!keep_alive_ || in_pos_ < in_.size()) usable_ = false;
+  in_.clear();
+  in_pos_ = 0;
+  if (!usable_) CloseSocket();
+  Finish(std::move(response_));
+}
+
+void HttpClientConnection::Fail(FailureKind kind, std::string_view detail) {
+  Finish(UpstreamFailure(kind, detail));
 }
 
 void HttpClientConnection::HandleConnectTimeout() {
-  if (!busy_ || callbacks_ == nullptr || SocketConnected()) return;
-  Finish(
-      UpstreamFailure(FailureKind::kConnectFailure,
-                      absl::StrCat("connect to ", options_.address, ":", options_.port,
-                                   " timed out after ", options_.connect_timeout.count(), " ms")));
+  if (!busy_ || callbacks_ == nullptr || !connecting_) return;
+  Fail(FailureKind::kConnectFailure,
+       absl::StrCat("connect to ", Where(), " timed out after ", options_.connect_timeout.count(),
+                    " ms"));
 }
 
-// evhttp has no "connected" callback; the kernel knows.
-bool HttpClientConnection::SocketConnected() const {
-  bufferevent* bev = evhttp_connection_get_bufferevent(evcon_.get());
-  const evutil_socket_t fd = bev != nullptr ? bufferevent_getfd(bev) : -1;
-  if (fd < 0) return false;
-  sockaddr_storage peer;
-  socklen_t len = sizeof(peer);
-  return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
+void HttpClientConnection::HandleIoTimeout() {
+  if (busy_ && callbacks_ != nullptr) {
+    if (established_) {
+      Fail(FailureKind::kTimeout, "upstream inactivity timeout");
+    } else {
+      Fail(FailureKind::kConnectFailure, absl::StrCat("connect to ", Where(), " timed out"));
+    }
+    return;
+  }
+  if (fd_ < 0) return;
+  // A kept-alive connection idle for io_timeout is closed by us.
+  usable_ = false;
+  CloseSocket();
+  if (callbacks_ != nullptr) callbacks_->OnIdleClose(*this);
+}
+
+void HttpClientConnection::PauseReading() {
+  if (!busy_ || fd_ < 0 || reading_paused_) return;
+  reading_paused_ = true;
+  if (!connecting_) event_del(read_event_.get());
+  // A paused body waits for its consumer, not for the upstream: no inactivity timeout.
+  io_timer_->Disable();
+}
+
+void HttpClientConnection::ResumeReading() {
+  if (!reading_paused_) return;
+  reading_paused_ = false;
+  if (fd_ < 0 || !busy_) return;
+  if (!connecting_) event_add(read_event_.get(), nullptr);
+  io_timer_->Enable(options_.io_timeout);
 }
 
 void HttpClientConnection::Finish(absl::StatusOr<http::Response> result) {
@@ -313,15 +665,21 @@ void HttpClientConnection::Finish(absl::StatusOr<http::Response> result) {
   connect_timer_->Disable();
   if (!result.ok()) {
     usable_ = false;
-    MarkClosed();
+    CloseSocket();
+  } else if (fd_ >= 0) {
+    if (reading_paused_) {
+      reading_paused_ = false;
+      event_add(read_event_.get(), nullptr);  // close detection while idle
+    }
+    io_timer_->Enable(options_.io_timeout);  // now the idle timeout
   }
   if (in_start_) {
-    // Reported from inside evhttp_make_request(): Start() returns it instead, so no callback
-    // runs inline from the caller's Send().
-    sync_failure_ = result.status();
+    // Found inside Start(): returned from it instead, so no callback runs inline from the
+    // caller's Send().
+    if (!result.ok()) sync_failure_ = result.status();
     return;
   }
-  callbacks_->OnComplete(*this, std::move(result));
+  if (callbacks_ != nullptr) callbacks_->OnComplete(*this, std::move(result));
 }
 
 }  // namespace sidecar::upstream

@@ -45,7 +45,7 @@ bool ValidRequestTarget(const std::string& path) {
   return true;
 }
 
-// Resolves once, at creation: the pool then connects to a numeric address and evhttp never calls
+// Resolves once, at creation: the pool then connects to a numeric address and never calls
 // the blocking resolver on the loop thread. IPv4 is preferred for names like "localhost" that
 // resolve to both families, because colocated apps usually listen on 127.0.0.1 only.
 absl::Status Resolve(const config::HostPort& hp, ConnectionOptions* out) {
@@ -164,7 +164,7 @@ absl::StatusOr<std::unique_ptr<LegacyHttpCluster>> LegacyHttpCluster::Create(
     return absl::InvalidArgumentError(absl::StrCat("cluster ", cfg.name, ": ", st.message()));
   }
   options.connect_timeout = milliseconds(http.connect_timeout_ms);
-  // evhttp's inactivity timeout: a backstop behind each request's own timer, and the idle timeout
+  // The connections' inactivity timeout: a backstop behind each request's own timer, and the idle timeout
   // of kept-alive connections.
   options.io_timeout = milliseconds(http.request_timeout_ms + http.connect_timeout_ms + 1000);
   options.max_response_headers_bytes = http.max_response_headers_bytes;
@@ -217,7 +217,7 @@ LegacyHttpCluster::~LegacyHttpCluster() {
   *alive_ = false;
   health_checker_.reset();
   // Requests die with their callbacks uncalled; connections go through deferred deletion because
-  // this destructor may run inside an evhttp callback (a user callback destroying the cluster).
+  // this destructor may run inside a connection's callback (a user callback destroying the cluster).
   for (auto& [key, busy] : busy_) {
     if (busy.stream != nullptr) {
       busy.stream->Finish(UpstreamFailure(FailureKind::kReset, "cluster shut down mid-stream"));
@@ -357,7 +357,7 @@ void LegacyHttpCluster::Dispatch(RequestPtr request, ConnectionPtr connection) {
     CompleteLater(std::move(request), std::move(started));
     return;
   }
-  request->wire = WireRequest();  // evhttp has its own copy now
+  request->wire = WireRequest();  // the connection has serialised it
   request->state = Request::State::kActive;
   request->connection = connection.get();
   cx_busy_.Increment();
@@ -524,7 +524,7 @@ void LegacyHttpCluster::OnStreamHead(HttpClientConnection& connection, http::Res
   RequestPtr request = std::move(it->second.request);
   if (request->timer != nullptr) request->timer->Disable();
   // The request's timeout covered the wait for the head; from here the consumer's flow control
-  // and evhttp's inactivity timeout bound the body.
+  // and the connection's inactivity timeout bound the body.
   auto stream = std::make_shared<Stream>(*this, &connection);
   it->second.stream = stream.get();
   head.stream = std::move(stream);

@@ -1,6 +1,6 @@
 #pragma once
 // The legacy-http cluster: a keep-alive connection pool to one colocated HTTP/JSON service, on
-// libevent's evhttp client. Each connection carries one request at a time (no pipelining); idle
+// our own HTTP/1.1 client (HttpClientConnection). Each connection carries one request at a time (no pipelining); idle
 // connections are reused; when all max_connections are busy, requests wait in a FIFO of at most
 // max_pending_requests; beyond that they fail fast with kOverflow.
 //
