@@ -333,12 +333,14 @@ class HttpListener::Connection final : private BodyStream::Sink {
   }
 
   void Start() {
-    bufferevent_setcb(bev_.get(), &Connection::OnReadCb, &Connection::OnWriteCb,
-                      &Connection::OnEventCb, this);
-    // EV_WRITE (on by default in a new bufferevent) only while output is left over (Send) or a
-    // body streams.
-    bufferevent_disable(bev_.get(), EV_WRITE);
-    bufferevent_enable(bev_.get(), EV_READ);
+    // The bufferevent only writes: EV_WRITE (on by default in a new bufferevent) while output is
+    // left over (Send) or a body streams. Reading is ours (OnReadable): a bufferevent asks the
+    // kernel for FIONREAD before every read, one ioctl per request.
+    bufferevent_setcb(bev_.get(), nullptr, &Connection::OnWriteCb, &Connection::OnEventCb, this);
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    read_event_.reset(event_new(listener_.dispatcher_.base(), bufferevent_getfd(bev_.get()),
+                                EV_READ | EV_PERSIST, &Connection::OnReadableCb, this));
+    StartReading();
     SetPhase(Phase::kIdle, listener_.options_.header_timeout);
   }
 
@@ -353,6 +355,8 @@ class HttpListener::Connection final : private BodyStream::Sink {
   void Close() {
     if (bev_ == nullptr) return;
     timer_->Disable();
+    read_event_.reset();  // before the socket closes
+    reading_ = false;
     bev_.reset();  // closes the socket; no more callbacks
     if (stream_ != nullptr) {
       // The client went away mid-stream: dropping the stream cancels the producer upstream.
@@ -369,7 +373,39 @@ class HttpListener::Connection final : private BodyStream::Sink {
   }
 
  private:
-  static void OnReadCb(bufferevent*, void* arg) noexcept { static_cast<Connection*>(arg)->OnRead(); }
+  static void OnReadableCb(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Connection*>(arg)->OnReadable();
+  }
+
+  void StartReading() {
+    if (reading_ || read_event_ == nullptr) return;
+    event_add(read_event_.get(), nullptr);
+    reading_ = true;
+  }
+  void StopReading() {
+    if (!reading_) return;
+    event_del(read_event_.get());
+    reading_ = false;
+  }
+  size_t Buffered() const { return input_.size() - input_pos_; }
+  void DiscardInput() {
+    input_.clear();
+    input_pos_ = 0;
+  }
+
+  void OnReadable() {
+    char buffer[16 * 1024];
+    const ssize_t n = ::recv(bufferevent_getfd(bev_.get()), buffer, sizeof(buffer), 0);
+    if (n > 0) {
+      input_.append(buffer, static_cast<size_t>(n));
+      OnRead();
+      return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    // End of input or a failed read: the socket would report it on every loop turn.
+    StopReading();
+    OnEvent(static_cast<short>(BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR)));
+  }
   static void OnWriteCb(bufferevent*, void* arg) noexcept { static_cast<Connection*>(arg)->OnWritten(); }
   static void OnEventCb(bufferevent*, short what, void* arg) noexcept {
     static_cast<Connection*>(arg)->OnEvent(what);
@@ -389,39 +425,37 @@ class HttpListener::Connection final : private BodyStream::Sink {
 
   void OnRead() {
     if (phase_ == Phase::kLingering) {
-      evbuffer* in = bufferevent_get_input(bev_.get());
-      evbuffer_drain(in, evbuffer_get_length(in));
+      DiscardInput();
       return;
     }
     if (phase_ != Phase::kIdle && phase_ != Phase::kHead && phase_ != Phase::kBody) {
       // A request is in flight or its response is being written (streaming: reading on also
       // shows a client that leaves, which cancels the producer at once). A pipelined request
       // waits in the buffer; past a bound, stop reading until this response is done.
-      if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > kPipelinedInputBytes) {
-        bufferevent_disable(bev_.get(), EV_READ);
-      }
+      if (Buffered() > kPipelinedInputBytes) StopReading();
       return;
     }
     ProcessInput();
   }
 
-  // Feeds buffered input to the parser, one contiguous evbuffer segment at a time (the parser
-  // copies partial lines itself, so no pullup is needed), until a request is complete, rejected,
-  // or the input is exhausted.
+  // Feeds buffered input to the parser (which copies partial lines itself, so consumed input can
+  // go at once) until a request is complete, rejected, or the input is exhausted.
   void ProcessInput() {
-    evbuffer* in = bufferevent_get_input(bev_.get());
     while (phase_ == Phase::kIdle || phase_ == Phase::kHead || phase_ == Phase::kBody) {
-      if (evbuffer_get_length(in) == 0) return;
-      evbuffer_iovec segment;
-      if (evbuffer_peek(in, -1, nullptr, &segment, 1) < 1 || segment.iov_len == 0) {
-        // An empty leading chain (rare): make the data contiguous rather than stall.
-        segment.iov_base = evbuffer_pullup(in, -1);
-        segment.iov_len = evbuffer_get_length(in);
+      if (Buffered() == 0) {
+        DiscardInput();
+        return;
       }
       size_t consumed = 0;
-      const Http1Parser::Event event = parser_.Feed(
-          std::string_view(static_cast<const char*>(segment.iov_base), segment.iov_len), &consumed);
-      evbuffer_drain(in, consumed);
+      const Http1Parser::Event event =
+          parser_.Feed(std::string_view(input_.data() + input_pos_, Buffered()), &consumed);
+      input_pos_ += consumed;
+      if (input_pos_ == input_.size()) {
+        DiscardInput();
+      } else if (input_pos_ > kPipelinedInputBytes) {
+        input_.erase(0, input_pos_);
+        input_pos_ = 0;
+      }
       switch (event) {
         case Http1Parser::Event::kNeedMore:
           if (phase_ == Phase::kIdle && parser_.in_request()) {
@@ -438,7 +472,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
           SetPhase(Phase::kBody, listener_.options_.body_timeout);
           // RFC 9110 §10.1.1: the client waits for 100 before sending the body, unless some of
           // the body is already here.
-          if (parser_.expects_continue() && evbuffer_get_length(in) == 0) {
+          if (parser_.expects_continue() && Buffered() == 0) {
             Send(kContinue, {}, nullptr);
           }
           break;
@@ -624,7 +658,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
       bufferevent_enable(bev_.get(), EV_WRITE);
     } else if (phase_ == Phase::kWriting || phase_ == Phase::kClosing) {
       // With no pipelined input, finishing here parses nothing (no nesting) and saves a loop turn.
-      if (evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0) {
+      if (Buffered() == 0) {
         OnWritten();
       } else {
         event_active(resume_.get(), 0, 0);
@@ -690,7 +724,8 @@ class HttpListener::Connection final : private BodyStream::Sink {
     // The write callback fires once the output drains below half the bound: time to resume.
     bufferevent_setwatermark(bev_.get(), EV_WRITE, kStreamOutputBytes / 2, 0);
     SetPhase(Phase::kStreaming, std::chrono::milliseconds(0));
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    StartReading();
+    bufferevent_enable(bev_.get(), EV_WRITE);
     stream_->Start(*this);
   }
 
@@ -783,7 +818,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
         Close();  // the client sent its last request and half-closed; it has its answer
         return;
       }
-      bufferevent_enable(bev_.get(), EV_READ);  // a no-op unless OnRead stopped it
+      StartReading();  // a no-op unless OnRead stopped it
       ProcessInput();  // a pipelined request may already be buffered
     } else if (phase_ == Phase::kClosing) {
       StartLingering();
@@ -797,9 +832,8 @@ class HttpListener::Connection final : private BodyStream::Sink {
       return;
     }
     SetPhase(Phase::kLingering, kLingerTimeout);
-    evbuffer* in = bufferevent_get_input(bev_.get());
-    evbuffer_drain(in, evbuffer_get_length(in));
-    bufferevent_enable(bev_.get(), EV_READ);
+    DiscardInput();
+    StartReading();
   }
 
   void OnEvent(short what) {
@@ -843,6 +877,11 @@ class HttpListener::Connection final : private BodyStream::Sink {
   const std::string peer_ip_;
   Http1Parser parser_;
   event::TimerPtr timer_;
+  // Our own read interest on the socket (the bufferevent only writes), and what it read.
+  CHandle<::event, event_free> read_event_;
+  bool reading_ = false;
+  std::string input_;
+  size_t input_pos_ = 0;
   // Activated by Send when a response went out whole (see OnResume).
   CHandle<::event, event_free> resume_;
   Phase phase_ = Phase::kIdle;
