@@ -619,8 +619,8 @@ class HttpListener::Connection final : private BodyStream::Sink {
   // whose write event sends it and calls OnWritten. (The bufferevent's own output cannot be
   // written from here: libevent freezes its start.) An answer written whole finishes here when no
   // pipelined input waits, else on the next loop turn (OnResume), so pipelined requests answered
-  // at once cannot nest. `body_owner`, when given, is the string `body` points into; a large unsent rest is
-  // moved from it instead of copied.
+  // at once cannot nest. `body_owner`, when given, is the string `body` points into; a large
+  // unsent rest is moved from it instead of copied.
   void Send(std::string_view head, std::string_view body, std::string* body_owner) {
     evbuffer* output = bufferevent_get_output(bev_.get());
     size_t sent = 0;

@@ -126,7 +126,8 @@ absl::StatusOr<std::unique_ptr<HttpClientConnection>> HttpClientConnection::Crea
       new HttpClientConnection(dispatcher, options, callbacks, stats));
   sockaddr_in v4{};
   sockaddr_in6 v6{};
-  if (options.family != AF_INET6 && inet_pton(AF_INET, options.address.c_str(), &v4.sin_addr) == 1) {
+  if (options.family != AF_INET6 &&
+      inet_pton(AF_INET, options.address.c_str(), &v4.sin_addr) == 1) {
     v4.sin_family = AF_INET;
     v4.sin_port = htons(options.port);
     std::memcpy(&c->peer_, &v4, sizeof(v4));
@@ -217,7 +218,9 @@ absl::Status HttpClientConnection::Start(const WireRequest& wire, bool stream_ok
     if (http::HeaderMap::NameEquals(name, "Content-Length")) has_length = true;
     absl::StrAppend(&out_, name, ": ", value, "\r\n");
   }
-  if (!wire.body.empty() && !has_length) absl::StrAppend(&out_, "Content-Length: ", wire.body.size(), "\r\n");
+  if (!wire.body.empty() && !has_length) {
+    absl::StrAppend(&out_, "Content-Length: ", wire.body.size(), "\r\n");
+  }
   out_.append("\r\n");
   out_.append(wire.body);
 
@@ -492,7 +495,8 @@ bool HttpClientConnection::ParseHead(std::string_view head) {
   if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." ||
       !absl::ascii_isdigit(static_cast<unsigned char>(status_line[7])) || status_line[8] != ' ' ||
       (status_line.size() > 12 && status_line[12] != ' ') ||
-      !absl::SimpleAtoi(AbslView(status_line.substr(9, 3)), &status) || status < 100 || status > 999) {
+      !absl::SimpleAtoi(AbslView(status_line.substr(9, 3)), &status) || status < 100 ||
+      status > 999) {
     Fail(FailureKind::kProtocolError, kBadHead);
     return false;
   }
@@ -555,7 +559,8 @@ bool HttpClientConnection::ParseHead(std::string_view head) {
         const std::string_view digits = TrimSpace(std::string_view(element.data(), element.size()));
         uint64_t n = 0;
         if (digits.empty() || digits.size() > 18 ||
-            !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+            !std::all_of(digits.begin(), digits.end(),
+                         [](char c) { return c >= '0' && c <= '9'; }) ||
             !absl::SimpleAtoi(AbslView(digits), &n) || (length.has_value() && *length != n)) {
           Fail(FailureKind::kProtocolError, "invalid Content-Length in the response");
           return false;

@@ -123,7 +123,9 @@ class HttpClientConnection {
 
  private:
   // How the body of the response being read is framed, and where the parser is in it.
-  enum class ReadState { kHead, kFixedBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers, kUntilClose };
+  enum class ReadState {
+    kHead, kFixedBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers, kUntilClose
+  };
 
   HttpClientConnection(event::Dispatcher& dispatcher, const ConnectionOptions& options,
                        Callbacks& callbacks, ConnectionStats stats);
