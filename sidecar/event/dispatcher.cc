@@ -35,6 +35,24 @@ bool Timer::Enabled() const { return evtimer_pending(ev_.get(), nullptr) != 0; }
 
 void Timer::OnFire(evutil_socket_t, short, void* arg) noexcept { static_cast<Timer*>(arg)->cb_(); }
 
+void SchedulableCallback::Schedule() {
+  if (scheduled_) return;
+  scheduled_ = true;
+  event_active(ev_.get(), EV_READ, 0);
+}
+
+void SchedulableCallback::Cancel() {
+  if (!scheduled_) return;
+  scheduled_ = false;
+  event_del(ev_.get());  // also takes it off the active list
+}
+
+void SchedulableCallback::OnRun(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<SchedulableCallback*>(arg);
+  self->scheduled_ = false;  // the callback may schedule it again
+  self->cb_();
+}
+
 void SignalEvent::OnSignal(evutil_socket_t, short, void* arg) noexcept {
   static_cast<SignalEvent*>(arg)->cb_();
 }
@@ -91,6 +109,12 @@ TimerPtr Dispatcher::CreateTimer(absl::AnyInvocable<void()> cb) {
   TimerPtr timer(new Timer(std::move(cb)));
   timer->ev_.reset(evtimer_new(base_.get(), &Timer::OnFire, timer.get()));
   return timer;
+}
+
+SchedulableCallbackPtr Dispatcher::CreateSchedulableCallback(absl::AnyInvocable<void()> cb) {
+  SchedulableCallbackPtr callback(new SchedulableCallback(std::move(cb)));
+  callback->ev_.reset(event_new(base_.get(), -1, 0, &SchedulableCallback::OnRun, callback.get()));
+  return callback;
 }
 
 SignalEventPtr Dispatcher::ListenForSignal(int signum, absl::AnyInvocable<void()> cb) {

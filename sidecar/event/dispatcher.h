@@ -41,6 +41,29 @@ class Timer {
 };
 using TimerPtr = std::unique_ptr<Timer>;
 
+// Runs its callback once, later in the current loop pass: after the running callback returns and
+// before the loop polls again (libevent runs an event activated during a pass in that same pass).
+// Deferred deletion uses it, as Envoy's SchedulableCallback::scheduleCallbackCurrentIteration: a
+// 0 ms timer would do the same work one poll later, which cost the pass-through an extra
+// epoll_wait(0) per request. Destroying it cancels it. Owner thread only.
+class SchedulableCallback {
+ public:
+  ~SchedulableCallback() = default;
+  void Schedule();  // no-op while already scheduled
+  void Cancel();
+  bool Scheduled() const { return scheduled_; }
+
+ private:
+  friend class Dispatcher;
+  explicit SchedulableCallback(absl::AnyInvocable<void()> cb) : cb_(std::move(cb)) {}
+  static void OnRun(evutil_socket_t, short, void* arg) noexcept;
+
+  absl::AnyInvocable<void()> cb_;
+  EventPtr ev_;
+  bool scheduled_ = false;
+};
+using SchedulableCallbackPtr = std::unique_ptr<SchedulableCallback>;
+
 // A registered signal handler; destroying it unregisters.
 class SignalEvent {
  public:
@@ -74,6 +97,7 @@ class Dispatcher {
   void Post(absl::AnyInvocable<void() &&> work);
 
   TimerPtr CreateTimer(absl::AnyInvocable<void()> cb);
+  SchedulableCallbackPtr CreateSchedulableCallback(absl::AnyInvocable<void()> cb);
   SignalEventPtr ListenForSignal(int signum, absl::AnyInvocable<void()> cb);
 
   // Runs the loop on the calling thread until Exit(). The calling thread becomes the owner thread.

@@ -920,7 +920,7 @@ HttpListener::HttpListener(Options options, event::Dispatcher& dispatcher, stats
           evconnlistener_enable(listener_.get());
         }
       })),
-      reaper_(dispatcher.CreateTimer([this] { Reap(); })),
+      reaper_(dispatcher.CreateSchedulableCallback([this] { Reap(); })),
       active_gauge_(&metrics.requests_active.Add({{"listener", options_.name}})) {}
 
 absl::StatusOr<std::unique_ptr<HttpListener>> HttpListener::Create(
@@ -1033,7 +1033,7 @@ void HttpListener::Remove(Connection* connection) {
   if (it == connections_.end()) return;
   dead_connections_.push_back(std::move(it->second));
   connections_.erase(it);
-  if (!reaper_->Enabled()) reaper_->Enable(std::chrono::milliseconds(0));
+  reaper_->Schedule();
   if (accept_paused_ && !accept_retry_->Enabled() && listener_ != nullptr &&
       connections_.size() < options_.max_connections) {
     accept_paused_ = false;
@@ -1044,7 +1044,7 @@ void HttpListener::Remove(Connection* connection) {
 
 void HttpListener::DeferDelete(std::unique_ptr<FilterManager> chain) {
   dead_chains_.push_back(std::move(chain));
-  if (!reaper_->Enabled()) reaper_->Enable(std::chrono::milliseconds(0));
+  reaper_->Schedule();
 }
 
 void HttpListener::Reap() {

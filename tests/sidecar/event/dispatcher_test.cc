@@ -1,6 +1,7 @@
 #include "sidecar/event/dispatcher.h"
 
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -52,6 +53,36 @@ TEST(DispatcherTest, TimerFiresOnceAndCanBeDisabled) {
   dispatcher->Run();
   EXPECT_EQ(fired, 1);
   EXPECT_EQ(disabled_fired, 0);
+}
+
+TEST(DispatcherTest, AScheduledCallbackRunsInTheSamePassBeforeTheNextPoll) {
+  auto dispatcher = *Dispatcher::Create("test");
+  std::vector<std::string> order;
+  int again = 0;
+  SchedulableCallbackPtr callback;
+  callback = dispatcher->CreateSchedulableCallback([&] {
+    order.push_back("scheduled");
+    if (++again == 1) callback->Schedule();  // scheduling itself from its callback runs it once more
+  });
+  SchedulableCallbackPtr cancelled = dispatcher->CreateSchedulableCallback([&] { order.push_back("cancelled"); });
+  // A 0 ms timer fires only after the loop polls again: the scheduled callback, though scheduled
+  // later, runs first.
+  TimerPtr timer = dispatcher->CreateTimer([&] {
+    order.push_back("timer");
+    dispatcher->Exit();
+  });
+  dispatcher->Post([&] {
+    timer->Enable(std::chrono::milliseconds(0));
+    callback->Schedule();
+    callback->Schedule();  // once
+    EXPECT_TRUE(callback->Scheduled());
+    cancelled->Schedule();
+    cancelled->Cancel();
+    EXPECT_FALSE(cancelled->Scheduled());
+  });
+  dispatcher->Run();
+  EXPECT_EQ(order, (std::vector<std::string>{"scheduled", "scheduled", "timer"}));
+  EXPECT_FALSE(callback->Scheduled());
 }
 
 }  // namespace
