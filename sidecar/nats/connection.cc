@@ -1,5 +1,6 @@
 #include "sidecar/nats/connection.h"
 
+#include <dlfcn.h>
 #include <event2/event.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <string_view>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
@@ -46,6 +48,43 @@ absl::Status FromNats(natsStatus s, std::string_view what) {
     default: return absl::InternalError(msg);
   }
 }
+
+// nats.c's natsMsg_Destroy does not free: it hands the message to nats.c's garbage-collector
+// thread and, when that thread is idle, wakes it (a futex wake and a context switch per message:
+// two per request on each side of a NATS hop, on a VM where a wake is dear). A natsMsg starts with
+// nats.c's GC hook, {next, freeCb}; with freeCb cleared, natsMsg_Destroy frees the message inline
+// (natsGC_collect declines objects without a callback). That layout is nats.c's, not its API, so
+// it is checked once on a probe message: the hook must be unlinked and its callback must point
+// into libnats. If not, messages go to the GC thread as before.
+struct GcHook {
+  void* next;
+  void (*free_cb)(void*);
+};
+
+bool ProbeInlineFree() {
+  // The library must be open: natsMsg_Destroy uses its GC state. (A no-op once a connection exists.)
+  if (nats_Open(-1) != NATS_OK) return false;
+  natsMsg* probe = nullptr;
+  if (natsMsg_Create(&probe, "probe", nullptr, nullptr, 0) != NATS_OK || probe == nullptr) return false;
+  const auto* hook = reinterpret_cast<const GcHook*>(probe);
+  bool ok = hook->next == nullptr && hook->free_cb != nullptr;
+  Dl_info info{};
+  if (ok) ok = dladdr(reinterpret_cast<void*>(hook->free_cb), &info) != 0 && info.dli_fname != nullptr &&
+               std::string_view(info.dli_fname).find("libnats") != std::string_view::npos;
+  natsMsg_Destroy(probe);
+  return ok;
+}
+
+void DestroyNow(natsMsg* msg) {
+  if (msg == nullptr) return;
+  if (MessagesFreeInline()) reinterpret_cast<GcHook*>(msg)->free_cb = nullptr;
+  natsMsg_Destroy(msg);
+}
+
+struct DestroyNowDeleter {
+  void operator()(natsMsg* msg) const { DestroyNow(msg); }
+};
+using InlineMsgPtr = std::unique_ptr<natsMsg, DestroyNowDeleter>;
 
 Message ToMessage(natsMsg* msg) {
   Message out;
@@ -129,6 +168,8 @@ struct Connection::Shared {
   ::event* read_event = nullptr;       // guarded by attach_mu
   ::event* write_event = nullptr;      // guarded by attach_mu
   bool attached = false;
+  // nats.c has bytes to send (it asked for write interest). Set under nats.c's connection lock.
+  std::atomic<bool> write_wanted{false};
   // Called on the dispatcher thread after every read: hands parsed messages to their handlers.
   absl::AnyInvocable<void()> deliver;
   // The subscriptions the loop delivers for (dispatcher thread only).
@@ -173,7 +214,11 @@ struct Connection::Shared {
     return (add ? event_add(ev, nullptr) : event_del_noblock(ev)) == 0 ? NATS_OK : NATS_ERR;
   }
   static natsStatus Read(void* user_data, bool add) noexcept { return Poll(From(user_data)->read_event, add); }
-  static natsStatus Write(void* user_data, bool add) noexcept { return Poll(From(user_data)->write_event, add); }
+  static natsStatus Write(void* user_data, bool add) noexcept {
+    Shared* self = From(user_data);
+    self->write_wanted.store(add, std::memory_order_relaxed);
+    return Poll(self->write_event, add);
+  }
   static natsStatus Detach(void* user_data) noexcept {
     auto* self = From(user_data);
     std::lock_guard<std::mutex> lock(self->attach_mu);
@@ -445,6 +490,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::Nat
 
   shared->deliver = [raw = shared.get()] { DeliverAll(*raw); };
   std::unique_ptr<Connection> conn(new Connection(dispatcher, shared));
+  conn->flush_ = dispatcher.CreateSchedulableCallback([c = conn.get()] { c->FlushPublished(); });
   natsConnection* raw_conn = nullptr;
   s = natsConnection_Connect(&raw_conn, opts.get());
   conn->conn_.reset(raw_conn);
@@ -466,6 +512,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(const config::Nat
 }
 
 Connection::~Connection() {
+  flush_.reset();  // it would write to the natsConnection closed below
   shared_->alive.store(false);
   if (conn_ == nullptr) return;
   natsConnection_Close(conn_.get());
@@ -545,11 +592,26 @@ absl::Status Connection::Publish(const std::string& subject, const std::string& 
   RETURN_IF_ERROR(FromNats(natsMsg_Create(&raw, subject.c_str(), reply.empty() ? nullptr : reply.c_str(),
                                           data.data(), static_cast<int>(data.size())),
                            "natsMsg_Create"));
-  NatsMsgPtr msg(raw);
+  InlineMsgPtr msg(raw);
   for (const auto& [k, v] : headers) {
     RETURN_IF_ERROR(FromNats(natsMsgHeader_Add(msg.get(), k.c_str(), v.c_str()), "natsMsgHeader_Add"));
   }
-  return FromNats(natsConnection_PublishMsg(conn_.get(), msg.get()), "publish");
+  RETURN_IF_ERROR(FromNats(natsConnection_PublishMsg(conn_.get(), msg.get()), "publish"));
+  if (flush_ != nullptr && dispatcher_.IsThreadSafe()) flush_->Schedule();
+  return absl::OkStatus();
+}
+
+void Connection::FlushPublished() {
+  // With an event loop attached nats.c never writes in place, even with SendAsap: it asks for
+  // write interest and sends when the loop reports the socket writable. That cost every publish
+  // an epoll_ctl to add the interest, an epoll_wait, and an epoll_ctl to drop it, plus a loop
+  // turn of latency. Instead, what this loop pass published goes out at the end of the pass, in
+  // one send: the socket is nearly always writable, and the changelist folds the interest nats.c
+  // added and dropped meanwhile into nothing. On EAGAIN nats.c's write returns at once (it never
+  // blocks with an event loop) and keeps the interest, so the loop finishes the rest.
+  if (conn_ != nullptr && shared_->write_wanted.load(std::memory_order_relaxed)) {
+    natsConnection_ProcessWriteEvent(conn_.get());
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -570,7 +632,7 @@ struct Subscription::Bridge {
   // Runs on the subscription's nats.c delivery thread: copy the message out, free it, hand it over.
   static void OnMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) noexcept {
     auto* self = static_cast<Bridge*>(closure);
-    NatsMsgPtr owned(msg);
+    InlineMsgPtr owned(msg);
     self->dispatcher->Post([handler = self->handler, m = ToMessage(owned.get())]() mutable {
       if (auto h = handler.lock(); h && *h) (*h)(std::move(m));
     });
@@ -638,7 +700,7 @@ void Subscription::DeliverPending() {
     if (s == NATS_SLOW_CONSUMER) continue;  // counted by nats.c's error callback (OnError)
     if (s != NATS_OK) break;                // nothing queued, or the subscription is closed
     Message message = ToMessage(raw);
-    natsMsg_Destroy(raw);
+    DestroyNow(raw);
     std::shared_ptr<Connection::MessageHandler> handler = handler_;
     if (*handler) (*handler)(std::move(message));
     if (alive.expired()) return;  // the handler destroyed this subscription
@@ -655,7 +717,7 @@ void Subscription::CheckDrained() {
   if (natsSubscription_NextMsg(&last, sub_.get(), 1) == NATS_OK) {
     // A message arrived in that millisecond: hand it over like any other.
     Message message = ToMessage(last);
-    natsMsg_Destroy(last);
+    DestroyNow(last);
     std::shared_ptr<Connection::MessageHandler> handler = handler_;
     std::weak_ptr<bool> alive = alive_;
     if (*handler) (*handler)(std::move(message));
@@ -713,6 +775,11 @@ Subscription::~Subscription() {
     }
   }
   sub_.reset();
+}
+
+bool MessagesFreeInline() {
+  static const bool inline_free = ProbeInlineFree();
+  return inline_free;
 }
 
 }  // namespace sidecar::nats

@@ -30,6 +30,10 @@ using NatsConnectionPtr = CHandle<natsConnection, natsConnection_Destroy>;
 using NatsSubscriptionPtr = CHandle<natsSubscription, natsSubscription_Destroy>;
 using NatsMsgPtr = CHandle<natsMsg, natsMsg_Destroy>;
 
+// True when the messages Connection publishes and receives are freed inline instead of by nats.c's
+// garbage-collector thread (see connection.cc: a checked reliance on nats.c's message layout).
+bool MessagesFreeInline();
+
 // Converts a nats.c status into an absl::Status once, at the boundary, with nats.c's last error text.
 absl::Status FromNats(natsStatus s, std::string_view what);
 
@@ -101,7 +105,9 @@ class Connection {
   absl::StatusOr<SubscriptionPtr> Subscribe(const std::string& subject, MessageHandler handler,
                                             Delivery delivery = Delivery::kOnLoop);
 
-  // Publishes a message (reply subject empty for a plain publish). Thread-safe; sent at once (SendAsap).
+  // Publishes a message (reply subject empty for a plain publish). Thread-safe. From the loop
+  // thread it is sent at the end of the current loop pass, together with everything else the pass
+  // published; from another thread, when the loop next finds the socket writable.
   absl::Status Publish(const std::string& subject, const std::vector<std::pair<std::string, std::string>>& headers,
                        const std::string& data);
   // The same with a reply subject: the request half of request/reply (see RequestMux).
@@ -121,11 +127,14 @@ class Connection {
                                                 MessageHandler handler, Delivery delivery);
   // Dispatcher thread: every subscription's queued messages to its handler.
   static void DeliverAll(Shared& shared);
+  // Dispatcher thread, at the end of a loop pass that published: sends what nats.c buffered.
+  void FlushPublished();
 
   event::Dispatcher& dispatcher_;
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<std::atomic<bool>> connected_;
   NatsConnectionPtr conn_;
+  event::SchedulableCallbackPtr flush_;  // FlushPublished, scheduled by a publish on the loop
 };
 
 class Subscription {

@@ -65,5 +65,9 @@ TEST_F(ConnectionTest, DestroyWhileConnectedLeavesNothingOnTheLoop) {
   EXPECT_EQ(EventsOnLoop(*dispatcher_), loop_events_alone);
 }
 
+// The pinned nats.c (Debian 3.4) has the message layout connection.cc relies on, so messages are
+// freed inline rather than by nats.c's garbage-collector thread (a wake per message).
+TEST(NatsMessagesTest, ThePinnedNatsCLetsMessagesBeFreedInline) { EXPECT_TRUE(MessagesFreeInline()); }
+
 }  // namespace
 }  // namespace sidecar::nats
