@@ -15,25 +15,38 @@ void EnableThreadsOnce() {
   (void)once;
 }
 
-timeval ToTimeval(std::chrono::milliseconds d) {
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
-  return tv;
-}
-
 }  // namespace
 
 void Timer::Enable(std::chrono::milliseconds after) {
-  timeval tv = ToTimeval(after);
-  evtimer_add(ev_.get(), &tv);
+  const Clock::time_point now = Clock::now();
+  deadline_ = now + after;
+  armed_ = true;
+  if (event_pending_ && event_at_ <= deadline_) return;  // wakes early, then re-arms for the rest
+  ArmEvent(now, deadline_);
 }
 
-void Timer::Disable() { evtimer_del(ev_.get()); }
+void Timer::ArmEvent(Clock::time_point now, Clock::time_point at) {
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(at - now);
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(left.count() / 1000000);
+  tv.tv_usec = static_cast<suseconds_t>(left.count() % 1000000);
+  evtimer_add(ev_.get(), &tv);
+  event_pending_ = true;
+  event_at_ = at;
+}
 
-bool Timer::Enabled() const { return evtimer_pending(ev_.get(), nullptr) != 0; }
-
-void Timer::OnFire(evutil_socket_t, short, void* arg) noexcept { static_cast<Timer*>(arg)->cb_(); }
+void Timer::OnFire(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<Timer*>(arg);
+  self->event_pending_ = false;
+  if (!self->armed_) return;  // disabled since it was armed
+  const Clock::time_point now = Clock::now();
+  if (now < self->deadline_) {  // moved later since it was armed
+    self->ArmEvent(now, self->deadline_);
+    return;
+  }
+  self->armed_ = false;
+  self->cb_();
+}
 
 void SchedulableCallback::Schedule() {
   if (scheduled_) return;

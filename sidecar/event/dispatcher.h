@@ -24,20 +24,33 @@ using EventPtr = CHandle<struct event, event_free>;
 class Dispatcher;
 
 // A one-shot timer bound to a dispatcher. Destroying it cancels it. Not thread-safe: use on the owner thread.
+//
+// Re-arming is lazy, as nginx's timers are: a connection moves its timeout on every request (idle ->
+// header -> in flight -> idle), and each libevent re-arm is a lock and a heap update. Enable() only
+// touches libevent when the new deadline is earlier than the one libevent already holds; a later
+// deadline is recorded, and the early wake-up re-arms for the rest. Disable() only clears the flag;
+// the stale wake-up is ignored. The callback still runs once, at (never before) the last deadline.
 class Timer {
  public:
+  using Clock = std::chrono::steady_clock;
+
   ~Timer() = default;
   void Enable(std::chrono::milliseconds after);
-  void Disable();
-  bool Enabled() const;
+  void Disable() { armed_ = false; }
+  bool Enabled() const { return armed_; }
 
  private:
   friend class Dispatcher;
   explicit Timer(absl::AnyInvocable<void()> cb) : cb_(std::move(cb)) {}
   static void OnFire(evutil_socket_t, short, void* arg) noexcept;
+  void ArmEvent(Clock::time_point now, Clock::time_point at);
 
   absl::AnyInvocable<void()> cb_;
   EventPtr ev_;
+  bool armed_ = false;          // what the owner asked for
+  Clock::time_point deadline_;  // valid while armed_
+  bool event_pending_ = false;  // whether libevent holds the event, and for when
+  Clock::time_point event_at_;
 };
 using TimerPtr = std::unique_ptr<Timer>;
 

@@ -1,6 +1,7 @@
 #include "sidecar/event/dispatcher.h"
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,50 @@ TEST(DispatcherTest, TimerFiresOnceAndCanBeDisabled) {
   dispatcher->Run();
   EXPECT_EQ(fired, 1);
   EXPECT_EQ(disabled_fired, 0);
+}
+
+// Re-arming is lazy (libevent keeps the earliest deadline it was given and the timer re-arms itself
+// on the early wake-up): a timer moved later fires at the later deadline, never before; one moved
+// earlier fires at the earlier one; one disabled and enabled again fires once, at the new deadline.
+TEST(DispatcherTest, ATimerFiresOnceAtItsLastDeadlineWhicheverWayItMoved) {
+  using Clock = std::chrono::steady_clock;
+  using std::chrono::milliseconds;
+  auto dispatcher = *Dispatcher::Create("test");
+  const Clock::time_point start = Clock::now();
+  Clock::time_point later_fired, earlier_fired, again_fired;
+  int later_count = 0, earlier_count = 0, again_count = 0;
+  TimerPtr later = dispatcher->CreateTimer([&] {
+    ++later_count;
+    later_fired = Clock::now();
+  });
+  TimerPtr earlier = dispatcher->CreateTimer([&] {
+    ++earlier_count;
+    earlier_fired = Clock::now();
+  });
+  TimerPtr again = dispatcher->CreateTimer([&] {
+    ++again_count;
+    again_fired = Clock::now();
+  });
+  TimerPtr stop = dispatcher->CreateTimer([&] { dispatcher->Exit(); });
+  later->Enable(milliseconds(10));
+  later->Enable(milliseconds(60));
+  earlier->Enable(milliseconds(500));
+  earlier->Enable(milliseconds(20));
+  again->Enable(milliseconds(10));
+  again->Disable();
+  EXPECT_FALSE(again->Enabled());
+  again->Enable(milliseconds(40));
+  EXPECT_TRUE(again->Enabled());
+  stop->Enable(milliseconds(150));
+  dispatcher->Run();
+  EXPECT_EQ(later_count, 1);
+  EXPECT_EQ(earlier_count, 1);
+  EXPECT_EQ(again_count, 1);
+  EXPECT_GE(later_fired - start, milliseconds(60));
+  EXPECT_GE(earlier_fired - start, milliseconds(20));
+  EXPECT_LT(earlier_fired - start, milliseconds(150));
+  EXPECT_GE(again_fired - start, milliseconds(40));
+  EXPECT_FALSE(later->Enabled());
 }
 
 TEST(DispatcherTest, AScheduledCallbackRunsInTheSamePassBeforeTheNextPoll) {
