@@ -13,6 +13,10 @@ bool HeaderMap::NameEquals(std::string_view a, std::string_view b) {
 }
 
 void HeaderMap::Add(std::string name, std::string value) {
+  // Room for a typical message's headers at once: growing 1 -> 2 -> 4 -> 8 cost the pass-through
+  // four allocations and moves per header map, and every request and response builds two or three.
+  constexpr size_t kInitialCapacity = 8;
+  if (entries_.capacity() == 0) entries_.reserve(kInitialCapacity);
   entries_.emplace_back(std::move(name), std::move(value));
 }
 

@@ -128,8 +128,21 @@ const WeightedCluster* Route::FindSide(std::string_view side) const {
   return nullptr;
 }
 
+const char* PickReasonName(PickReason reason) {
+  switch (reason) {
+    case PickReason::kSplit:
+      return "split";
+    case PickReason::kSticky:
+      return "sticky";
+    case PickReason::kOverride:
+      return "override";
+  }
+  return "split";
+}
+
 absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Create(const std::vector<config::RouteConfig>& routes,
-                                                                     const upstream::ClusterManager& clusters) {
+                                                                     const upstream::ClusterManager& clusters,
+                                                                     stats::Metrics* metrics) {
   auto table = std::make_shared<RouteTable>();
   for (size_t i = 0; i < routes.size(); ++i) {
     const config::RouteConfig& rc = routes[i];
@@ -162,6 +175,16 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Create(const std::
     }
     if (route.split.empty() || total != kBuckets) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": weights must add up to 100%"));
+    }
+    if (metrics != nullptr) {
+      for (WeightedCluster& side : route.split) {
+        for (PickReason reason : {PickReason::kSplit, PickReason::kSticky, PickReason::kOverride}) {
+          if (reason == PickReason::kSticky && !route.sticky.has_value()) continue;
+          if (reason == PickReason::kOverride && !route.override_header.has_value()) continue;
+          side.requests[static_cast<int>(reason)] = &metrics->route_requests_total.Add(
+              {{"route", route.name}, {"cluster", side.cluster->name()}, {"reason", PickReasonName(reason)}});
+        }
+      }
     }
     if (rc.shadow.has_value()) {
       upstream::GuardedCluster* shadow_cluster = clusters.Get(rc.shadow->cluster);
@@ -306,7 +329,7 @@ nlohmann::json RouteTable::ToJson() const {
 }
 
 absl::StatusOr<const WeightedCluster*> RouterFilter::Choose(const Route& route, http::Request& request,
-                                                            const char** reason) {
+                                                            PickReason* reason) {
   if (route.override_header.has_value()) {
     const config::RouteOverrideConfig& cfg = *route.override_header;
     if (auto side = request.headers.Get(cfg.header); side.has_value()) {
@@ -322,21 +345,21 @@ absl::StatusOr<const WeightedCluster*> RouterFilter::Choose(const Route& route, 
         return absl::InvalidArgumentError(
             absl::StrCat(cfg.header, ": route '", route.name, "' has no side '", value, "'"));
       }
-      *reason = "override";
+      *reason = PickReason::kOverride;
       return chosen;
     }
   }
   if (route.split.size() == 1) {
-    *reason = "split";
+    *reason = PickReason::kSplit;
     return &route.split.front();
   }
   if (route.sticky.has_value()) {
     if (auto key = StickyKey(*route.sticky, request); key.has_value()) {
-      *reason = "sticky";
+      *reason = PickReason::kSticky;
       return &route.PickByBucket(StickyBucket(*key));
     }
   }
-  *reason = "split";
+  *reason = PickReason::kSplit;
   return &route.PickByBucket(RandomBucket());
 }
 
@@ -354,15 +377,19 @@ http::FilterStatus RouterFilter::OnRequest(http::Request& request) {
   if (route_->timeout.count() > 0) {
     request.deadline = std::min(request.deadline, http::Clock::now() + route_->timeout);
   }
-  const char* reason = "split";
+  PickReason reason = PickReason::kSplit;
   absl::StatusOr<const WeightedCluster*> chosen = Choose(*route_, request, &reason);
   if (!chosen.ok()) {
     callbacks_->SendError(chosen.status());
     return http::FilterStatus::kStopIteration;
   }
   upstream::GuardedCluster& cluster = *(*chosen)->cluster;
-  metrics_.route_requests_total.Add({{"route", route_->name}, {"cluster", cluster.name()}, {"reason", reason}})
-      .Increment();
+  prometheus::Counter* requests = (*chosen)->requests[static_cast<int>(reason)];
+  if (requests == nullptr) {
+    requests = &metrics_.route_requests_total.Add(
+        {{"route", route_->name}, {"cluster", cluster.name()}, {"reason", PickReasonName(reason)}});
+  }
+  requests->Increment();
   request_ = &request;
   deadline_ = request.deadline;
   started_ = http::Clock::now();

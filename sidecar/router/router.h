@@ -12,6 +12,7 @@
 // Weights change at run time (admin POST /routes/<name>/weights) by building a new immutable table
 // and swapping it into the RouteTableHolder; a request keeps the table it started with.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -44,9 +45,18 @@ inline constexpr uint32_t kBuckets = 10000;
 uint64_t Fnv1a64(std::string_view data);
 uint32_t StickyBucket(std::string_view key);
 
+// Why a request went to the side it did: the `reason` label of sidecar_route_requests_total.
+enum class PickReason { kSplit, kSticky, kOverride };
+inline constexpr int kPickReasons = 3;
+const char* PickReasonName(PickReason reason);
+
 struct WeightedCluster {
   upstream::GuardedCluster* cluster = nullptr;
   int64_t weight_bp = 0;
+  // sidecar_route_requests_total of this route and side, by PickReason, looked up when the table is
+  // built (with metrics): Family::Add on every request built a label map and took the family's lock.
+  // A null entry (a reason the route cannot give, or a table built without metrics) is looked up then.
+  std::array<prometheus::Counter*, kPickReasons> requests{};
 };
 
 // A route's retry policy (config::RetryPolicyConfig, resolved).
@@ -93,8 +103,10 @@ struct Route {
 
 class RouteTable {
  public:
+  // With `metrics`, each side's request counters are created up front (see WeightedCluster).
   static absl::StatusOr<std::shared_ptr<const RouteTable>> Create(const std::vector<config::RouteConfig>& routes,
-                                                                  const upstream::ClusterManager& clusters);
+                                                                  const upstream::ClusterManager& clusters,
+                                                                  stats::Metrics* metrics = nullptr);
 
   // NATS requests (service set): the action's own route, else the service-wide one. HTTP requests
   // (service empty): the longest prefix of the path. nullptr when nothing matches.
@@ -153,7 +165,7 @@ class RouterFilter final : public http::Filter {
 
  private:
   // Chooses the side; an error status when the override header is not allowed or names no side.
-  absl::StatusOr<const WeightedCluster*> Choose(const Route& route, http::Request& request, const char** reason);
+  absl::StatusOr<const WeightedCluster*> Choose(const Route& route, http::Request& request, PickReason* reason);
   // One attempt on `cluster` within the request's deadline (and the per-try timeout).
   void Send(upstream::GuardedCluster& cluster, bool retry);
   void OnResult(upstream::GuardedCluster& cluster, absl::StatusOr<http::Response> result);

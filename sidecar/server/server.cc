@@ -128,7 +128,7 @@ absl::Status Server::Init() {
   RETURN_IF_ERROR(CreateClusters());
   shadow_ = std::make_unique<shadow::ShadowRuntime>(dispatcher_, metrics_, shadow::ShadowRuntime::Options{},
                                                     ProtobufBodyDecoder());
-  ASSIGN_OR_RETURN(auto table, router::RouteTable::Create(config_.routes, clusters_));
+  ASSIGN_OR_RETURN(auto table, router::RouteTable::Create(config_.routes, clusters_, &metrics_));
   routes_ = std::make_shared<router::RouteTableHolder>(std::move(table));
   if (config_.cutover.has_value()) {
     // Before the listeners: their router filters report every outcome to its guards.
