@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "adapters/common/errors.h"
 #include "adapters/nats_http/nats_http.h"
+#include "sidecar/http/header_chars.h"
 #include "sidecar/common/status_macros.h"
 
 namespace sidecar::adapters::nats_http {
@@ -101,10 +102,6 @@ bool IsValidRequestTarget(std::string_view path) {
   });
 }
 
-bool IsTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
 
 }  // namespace
 
@@ -121,16 +118,9 @@ std::vector<std::string> ConnectionTokens(
   return tokens;
 }
 
-bool IsValidHeaderName(std::string_view name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), IsTokenChar);
-}
+bool IsValidHeaderName(std::string_view name) { return http::IsToken(name); }
 
-bool IsValidHeaderValue(std::string_view value) {
-  return std::none_of(value.begin(), value.end(), [](char c) {
-    auto b = static_cast<unsigned char>(c);
-    return (b < 0x20 && c != '\t') || b == 0x7f;
-  });
-}
+bool IsValidHeaderValue(std::string_view value) { return http::IsFieldValue(value); }
 
 std::string CanonicalHeaderName(std::string_view name) {
   static constexpr std::array<std::string_view, 4> kRegistered = {"traceparent", "tracestate",

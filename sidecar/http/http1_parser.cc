@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include "sidecar/http/header_chars.h"
+
 namespace sidecar::http {
 namespace {
 
@@ -22,28 +24,6 @@ constexpr size_t kMaxContentLengthDigits = 19;
 constexpr size_t kMaxChunkExtensionBytes = 16 * 1024;
 
 constexpr std::string_view kMalformed = "malformed";
-
-bool IsTchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!IsTchar(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
-// field-vchar / SP / HTAB / obs-text: everything but CTLs (CR, LF and NUL included) and DEL.
-bool IsFieldValueChar(unsigned char c) { return (c >= 0x20 && c != 0x7f) || c == '\t'; }
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
 
@@ -153,7 +133,7 @@ bool ValidChunkExtensions(std::string_view ext) {
   };
   auto take_token = [&ext] {
     size_t n = 0;
-    while (n < ext.size() && IsTchar(static_cast<unsigned char>(ext[n]))) ++n;
+    while (n < ext.size() && IsTchar(ext[n])) ++n;
     ext.remove_prefix(n);
     return n > 0;
   };
@@ -446,7 +426,7 @@ Http1Parser::Event Http1Parser::OnHeaderLine(std::string_view line) {
   }
   const std::string_view value = TrimOws(line.substr(colon + 1));
   for (char c : value) {
-    if (!IsFieldValueChar(static_cast<unsigned char>(c))) {
+    if (!IsFieldValueChar(c)) {
       return Fail(400, kMalformed, "invalid character in header value");
     }
   }
@@ -571,7 +551,7 @@ Http1Parser::Event Http1Parser::OnTrailerLine(std::string_view line) {
     return Fail(400, kMalformed, "invalid trailer field");
   }
   for (char c : TrimOws(line.substr(colon + 1))) {
-    if (!IsFieldValueChar(static_cast<unsigned char>(c))) {
+    if (!IsFieldValueChar(c)) {
       return Fail(400, kMalformed, "invalid character in trailer value");
     }
   }

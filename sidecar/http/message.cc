@@ -8,8 +8,25 @@ char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 }  // namespace
 
 bool HeaderMap::NameEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return Lower(x) == Lower(y); });
+  if (a.size() != b.size()) return false;
+  // Names usually arrive in the spelling we compare with: the exact byte decides most of them.
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool HeaderMap::IsHopByHopOrFraming(std::string_view name) {
+  // Checked for every header of every message on every hop: the length picks the candidates.
+  switch (name.size()) {
+    case 2: return NameEquals(name, "TE");
+    case 7: return NameEquals(name, "Upgrade") || NameEquals(name, "Trailer");
+    case 10: return NameEquals(name, "Connection") || NameEquals(name, "Keep-Alive");
+    case 14: return NameEquals(name, "Content-Length");
+    case 16: return NameEquals(name, "Proxy-Connection");
+    case 17: return NameEquals(name, "Transfer-Encoding");
+    default: return false;
+  }
 }
 
 void HeaderMap::Add(std::string name, std::string value) {

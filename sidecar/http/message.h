@@ -33,6 +33,10 @@ class HeaderMap {
   bool empty() const { return entries_.empty(); }
 
   static bool NameEquals(std::string_view a, std::string_view b);
+  // The headers that describe one hop's connection or framing, which every hop writes for itself:
+  // RFC 9110 §7.6.1's hop-by-hop fields (Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
+  // Transfer-Encoding, Upgrade) and Content-Length.
+  static bool IsHopByHopOrFraming(std::string_view name);
 
  private:
   std::vector<Entry> entries_;

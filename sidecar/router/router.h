@@ -190,7 +190,9 @@ class RouterFilter final : public http::Filter {
   int attempts_ = 0;
   upstream::Cancellable* in_flight_ = nullptr;
   // While waiting to retry: the failure being retried (answered if the retry is refused).
-  absl::StatusOr<http::Response> retrying_ = absl::UnknownError("no attempt yet");
+  // Default-constructed: kUnknown with no message, which absl keeps inline (a message would cost
+  // an allocation per request).
+  absl::StatusOr<http::Response> retrying_;
   event::TimerPtr retry_timer_;
 };
 
