@@ -17,17 +17,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Hop-by-hop headers (RFC 9110 §7.6.1) and the ones we recompute (Host, Content-Length).
-constexpr std::string_view kDroppedHeaders[] = {
-    "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding",
-    "TE",         "Trailer",    "Upgrade",          "Content-Length",
-    "Host",
-};
-
+// Hop-by-hop headers and the ones we recompute (Host, Content-Length).
 bool IsDropped(std::string_view name, const std::vector<std::string>& connection_tokens) {
-  for (std::string_view dropped : kDroppedHeaders) {
-    if (http::HeaderMap::NameEquals(name, dropped)) return true;
-  }
+  if (http::HeaderMap::IsHopByHopOrFraming(name) || http::HeaderMap::NameEquals(name, "Host")) return true;
   // "Connection: X-Foo" makes X-Foo hop-by-hop too.
   for (const std::string& token : connection_tokens) {
     if (http::HeaderMap::NameEquals(name, token)) return true;
@@ -85,6 +77,11 @@ absl::Status Resolve(const config::HostPort& hp, ConnectionOptions* out) {
 
 }  // namespace
 
+struct LegacyHttpCluster::RequestTimer {
+  event::TimerPtr timer;
+  Request* request = nullptr;  // the request it times; null while spare
+};
+
 // One Send(): owned by exactly one of pending_, immediate_ or busy_ (or a local while completing).
 class LegacyHttpCluster::Request final : public Cancellable {
  public:
@@ -92,6 +89,15 @@ class LegacyHttpCluster::Request final : public Cancellable {
 
   Request(LegacyHttpCluster& cluster, ResponseCallback done)
       : cluster(cluster), done(std::move(done)) {}
+  ~Request() override {
+    if (timer != nullptr) cluster.ReturnTimer(std::move(timer));
+  }
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+
+  void StopTimer() {
+    if (timer != nullptr) timer->timer->Disable();
+  }
 
   void Cancel() override { cluster.CancelRequest(*this); }
 
@@ -100,7 +106,7 @@ class LegacyHttpCluster::Request final : public Cancellable {
   WireRequest wire;  // until handed to a connection
   http::Clock::time_point start;
   milliseconds timeout{0};
-  event::TimerPtr timer;
+  RequestTimerPtr timer;
   State state = State::kNew;
   std::list<RequestPtr>::iterator pos;         // kPending, kImmediate
   HttpClientConnection* connection = nullptr;  // kActive
@@ -319,8 +325,8 @@ Cancellable* LegacyHttpCluster::Send(const http::Request& request, ResponseCallb
   // Deadline propagation (SERVICES.md §0.3): the legacy service learns how long the caller still
   // waits, including when the bound came from this cluster's timeout rather than the caller.
   owned->wire.headers.Set(std::string(http::headers::kDeadlineMs), std::to_string(owned->timeout.count()));
-  owned->timer = dispatcher_.CreateTimer([this, handle] { OnRequestTimeout(*handle); });
-  owned->timer->Enable(owned->timeout);
+  owned->timer = TakeTimer(*owned);
+  owned->timer->timer->Enable(owned->timeout);
   if (connection != nullptr) {
     Dispatch(std::move(owned), std::move(connection));
   } else {
@@ -381,7 +387,7 @@ void LegacyHttpCluster::Retire(ConnectionPtr connection) {
 }
 
 void LegacyHttpCluster::CompleteLater(RequestPtr request, absl::Status failure) {
-  if (request->timer != nullptr) request->timer->Disable();
+  request->StopTimer();
   if (failure.ok()) failure = absl::InternalError("request ended without a response");
   request->state = Request::State::kImmediate;
   request->failure = std::move(failure);
@@ -468,6 +474,30 @@ void LegacyHttpCluster::OnRequestTimeout(Request& request) {
   ProcessPending();
 }
 
+LegacyHttpCluster::RequestTimerPtr LegacyHttpCluster::TakeTimer(Request& request) {
+  RequestTimerPtr timer;
+  if (!spare_timers_.empty()) {
+    timer = std::move(spare_timers_.back());
+    spare_timers_.pop_back();
+  } else {
+    timer = std::make_unique<RequestTimer>();
+    RequestTimer* slot = timer.get();
+    timer->timer = dispatcher_.CreateTimer([this, slot] {
+      if (slot->request != nullptr) OnRequestTimeout(*slot->request);
+    });
+  }
+  timer->request = &request;
+  return timer;
+}
+
+void LegacyHttpCluster::ReturnTimer(RequestTimerPtr timer) {
+  timer->timer->Disable();
+  timer->request = nullptr;
+  // As many as can be in use at once; a burst beyond that frees its extra timers.
+  const size_t keep = static_cast<size_t>(cfg_.max_connections) + static_cast<size_t>(cfg_.max_pending_requests);
+  if (spare_timers_.size() < keep) spare_timers_.push_back(std::move(timer));
+}
+
 void LegacyHttpCluster::CancelRequest(Request& request) {
   RequestPtr owned;
   switch (request.state) {
@@ -522,7 +552,7 @@ void LegacyHttpCluster::OnStreamHead(HttpClientConnection& connection, http::Res
   auto it = busy_.find(&connection);
   if (it == busy_.end() || it->second.request == nullptr) return;
   RequestPtr request = std::move(it->second.request);
-  if (request->timer != nullptr) request->timer->Disable();
+  request->StopTimer();
   // The request's timeout covered the wait for the head; from here the consumer's flow control
   // and the connection's inactivity timeout bound the body.
   auto stream = std::make_shared<Stream>(*this, &connection);

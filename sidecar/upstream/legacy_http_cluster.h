@@ -65,7 +65,9 @@ class LegacyHttpCluster final : public Cluster, private HttpClientConnection::Ca
  private:
   class Request;
   class Stream;
+  struct RequestTimer;
   using RequestPtr = std::unique_ptr<Request>;
+  using RequestTimerPtr = std::unique_ptr<RequestTimer>;
   using ConnectionPtr = std::unique_ptr<HttpClientConnection>;
   struct Busy {
     ConnectionPtr connection;
@@ -90,6 +92,9 @@ class LegacyHttpCluster final : public Cluster, private HttpClientConnection::Ca
   // afterwards (the callback may destroy the cluster).
   void Complete(RequestPtr request, absl::StatusOr<http::Response> result);
   void OnRequestTimeout(Request& request);
+  // A deadline timer for `request`: a spare one when there is one (see spare_timers_).
+  RequestTimerPtr TakeTimer(Request& request);
+  void ReturnTimer(RequestTimerPtr timer);
   void CancelRequest(Request& request);
   prometheus::Counter& OutcomeCounter(const absl::StatusOr<http::Response>& result);
 
@@ -108,6 +113,12 @@ class LegacyHttpCluster final : public Cluster, private HttpClientConnection::Ca
   const std::string host_header_;  // "host:port" as configured
   event::Dispatcher& dispatcher_;
   stats::Metrics& metrics_;
+
+  // Timers of finished requests, kept for the next ones. A timer disabled lazily keeps its libevent
+  // registration, so the next request with the same timeout arms it with no event_add, and no
+  // event_new/event_free either: together 4 % of the pass-through's instructions (callgrind).
+  // Declared before the request containers: their requests return timers while being destroyed.
+  std::vector<RequestTimerPtr> spare_timers_;
 
   std::vector<ConnectionPtr> idle_;  // most recently used last
   absl::flat_hash_map<HttpClientConnection*, Busy> busy_;

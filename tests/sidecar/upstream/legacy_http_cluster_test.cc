@@ -310,6 +310,38 @@ TEST_F(LegacyHttpClusterTest, AnEarlierRequestDeadlineWins) {
   EXPECT_LT(elapsed, 500);
 }
 
+// Request timers are recycled, and a recycled one still holds the libevent registration of its
+// last request: the next request must time out at its own deadline, earlier or later than that.
+TEST_F(LegacyHttpClusterTest, ARecycledTimerTimesItsNextRequestByThatRequestsDeadline) {
+  upstream_->SetResponse("/slow", FakeResponse::Delayed(milliseconds(300)));
+  upstream_->SetResponse("/hang", FakeResponse::Delayed(milliseconds(3000)));
+  auto http = HttpConfig();
+  http.request_timeout_ms = 1000;
+  auto cluster = MakeCluster(http);
+
+  // 1: answered at once; its timer (due in 100 ms) goes back to the cluster still registered.
+  http::Request quick = MakeRequest("GET", "/fast");
+  quick.deadline = Clock::now() + milliseconds(100);
+  ASSERT_TRUE(SendAndWait(*cluster, quick).ok());
+
+  // 2: a later deadline on the same timer. The stale wake-up at 100 ms must not fail it.
+  auto start = Clock::now();
+  auto slow = SendAndWait(*cluster, MakeRequest("GET", "/slow"));
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  EXPECT_GE(ElapsedMs(start), 290);
+
+  // 3: an earlier deadline than the one the timer is registered for (1 s) fires on time.
+  http::Request hang = MakeRequest("GET", "/hang");
+  start = Clock::now();
+  hang.deadline = start + milliseconds(80);
+  auto result = SendAndWait(*cluster, hang);
+  const int64_t elapsed = ElapsedMs(start);
+  EXPECT_EQ(GetFailureKind(result.status()), FailureKind::kTimeout) << result.status();
+  EXPECT_GE(elapsed, 75);
+  EXPECT_LT(elapsed, 500);
+  EXPECT_EQ(RqTotal("timeout"), 1);
+}
+
 TEST_F(LegacyHttpClusterTest, APassedDeadlineFailsWithoutTouchingTheUpstream) {
   auto cluster = MakeCluster(HttpConfig());
   http::Request request = MakeRequest("GET", "/x");
