@@ -12,6 +12,7 @@ import sys
 NAMES = {
     "a": "a origin direct",
     "b": "b nginx -> origin",
+    "bx": "b' nginx -> origin, X-Forwarded-*",
     "c": "c haproxy -> origin",
     "d": "d sidecar pass-through -> origin",
     "e": "e raw nats.c -> raw responder",
@@ -24,7 +25,7 @@ NAMES = {
     "fk": "f' settings.get JetStream KV",
     "jm": "j' payment.purchase in-memory",
 }
-HTTP_PATHS = ["a", "b", "c", "d", "h", "i"]
+HTTP_PATHS = ["a", "b", "bx", "c", "d", "h", "i"]
 NATS_PATHS = ["e", "f", "fk", "g", "j", "jm"]
 
 
@@ -141,6 +142,8 @@ def main():
     rows = [
         ("d/b throughput", ratio(med("http_tput", "d", "rps"), med("http_tput", "b", "rps")), ">= 1.0x",
          lambda v: v >= 1.0, "%.2fx"),
+        ("d/b' throughput (same headers)", ratio(med("http_tput", "d", "rps"), med("http_tput", "bx", "rps")),
+         "(shown)", None, "%.2fx"),
         ("d/b p50 @1 connection", ratio(med("http_c1", "d", "p50_ms"), med("http_c1", "b", "p50_ms")), "<= 1.1x",
          lambda v: v <= 1.1, "%.2fx"),
         ("f/e throughput", ratio(med("nats_tput", "f", "rps"), med("nats_tput", "e", "rps")), ">= 0.5x",
