@@ -29,6 +29,7 @@ using NatsOptionsPtr = CHandle<natsOptions, natsOptions_Destroy>;
 using NatsConnectionPtr = CHandle<natsConnection, natsConnection_Destroy>;
 using NatsSubscriptionPtr = CHandle<natsSubscription, natsSubscription_Destroy>;
 using NatsMsgPtr = CHandle<natsMsg, natsMsg_Destroy>;
+using NatsStatisticsPtr = CHandle<natsStatistics, natsStatistics_Destroy>;
 
 // True when the messages Connection publishes and receives are freed inline instead of by nats.c's
 // garbage-collector thread (see connection.cc: a checked reliance on nats.c's message layout).
@@ -125,8 +126,10 @@ class Connection {
   // `queue` empty: a plain subscription.
   absl::StatusOr<SubscriptionPtr> SubscribeImpl(const std::string& subject, const std::string& queue,
                                                 MessageHandler handler, Delivery delivery);
-  // Dispatcher thread: every subscription's queued messages to its handler.
-  static void DeliverAll(Shared& shared);
+  // Dispatcher thread: every subscription's queued messages to its handler. After a read it asks
+  // only until every message nats.c counted since the last round was handed over (`everyone`:
+  // ask them all, as the drain does).
+  static void DeliverAll(Shared& shared, bool everyone);
   // Dispatcher thread, at the end of a loop pass that published: sends what nats.c buffered.
   void FlushPublished();
 
@@ -153,9 +156,9 @@ class Subscription {
   friend class Connection;
   struct Bridge;  // Delivery::kViaThread: the nats.c callback state
   Subscription(std::string subject, std::shared_ptr<Connection::Shared> shared, Connection::MessageHandler handler);
-  // Dispatcher thread: hands every message nats.c has queued for this subscription to the handler.
-  // The handler may destroy this Subscription.
-  void DeliverPending();
+  // Dispatcher thread: hands every message nats.c has queued for this subscription to the handler,
+  // and returns how many. The handler may destroy this Subscription.
+  size_t DeliverPending();
   void CheckDrained();
   void PostDrained();
 

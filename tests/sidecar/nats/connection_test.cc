@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/sidecar/nats/nats_test_util.h"
@@ -63,6 +64,66 @@ TEST_F(ConnectionTest, DestroyWhileConnectedLeavesNothingOnTheLoop) {
   ASSERT_GT(EventsOnLoop(*dispatcher_), loop_events_alone);
   connection->reset();
   EXPECT_EQ(EventsOnLoop(*dispatcher_), loop_events_alone);
+}
+
+// A host with every port has a hundred subscriptions on one connection. After a read the loop asks
+// subscriptions only until it handed over as many messages as nats.c counted, most recently busy
+// first: a burst spread over all of them must still reach every one, each in order.
+TEST_F(ConnectionTest, EveryMessageOfABurstReachesItsSubscriptionAmongMany) {
+  constexpr int kSubjects = 120;
+  constexpr int kPerSubject = 3;
+  std::vector<std::vector<std::string>> received(kSubjects);
+  std::vector<SubscriptionPtr> subs;
+  int total = 0;
+  for (int i = 0; i < kSubjects; ++i) {
+    auto sub = connection_->Subscribe("svc.many.v1.a" + std::to_string(i), [&, i](Message m) {
+      received[i].push_back(m.data);
+      if (++total == kSubjects * kPerSubject) Stop();
+    });
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    subs.push_back(*std::move(sub));
+  }
+  // Last subscribed first, so the busiest subscriptions sit at the end of the list at the start.
+  for (int round = 0; round < kPerSubject; ++round) {
+    for (int i = kSubjects - 1; i >= 0; --i) {
+      ASSERT_TRUE(connection_->Publish("svc.many.v1.a" + std::to_string(i), {}, std::to_string(round)).ok());
+    }
+  }
+  ASSERT_TRUE(Run(milliseconds(5000))) << total << " of " << kSubjects * kPerSubject << " delivered";
+  for (int i = 0; i < kSubjects; ++i) {
+    EXPECT_EQ(received[i], (std::vector<std::string>{"0", "1", "2"})) << "subject " << i;
+  }
+}
+
+// A handler may subscribe and unsubscribe others in the middle of a delivery round: the round
+// starts over, and the messages of the subscriptions that stay all arrive.
+TEST_F(ConnectionTest, AHandlerChangingTheSubscriptionsMidRoundLosesNoOtherMessage) {
+  std::vector<std::string> kept;
+  SubscriptionPtr dropped;
+  SubscriptionPtr added;
+  auto changer = connection_->Subscribe("svc.change.v1.changer", [&](Message) {
+    dropped.reset();
+    auto sub = connection_->Subscribe("svc.change.v1.added", [](Message) {});
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    added = *std::move(sub);
+  });
+  ASSERT_TRUE(changer.ok()) << changer.status();
+  auto dropped_sub = connection_->Subscribe("svc.change.v1.dropped", [](Message) {});
+  ASSERT_TRUE(dropped_sub.ok()) << dropped_sub.status();
+  dropped = *std::move(dropped_sub);
+  auto keeper = connection_->Subscribe("svc.change.v1.kept", [&](Message m) {
+    kept.push_back(m.data);
+    if (kept.size() == 4) Stop();
+  });
+  ASSERT_TRUE(keeper.ok()) << keeper.status();
+  for (const char* data : {"1", "2"}) ASSERT_TRUE(connection_->Publish("svc.change.v1.kept", {}, data).ok());
+  ASSERT_TRUE(connection_->Publish("svc.change.v1.dropped", {}, "x").ok());
+  ASSERT_TRUE(connection_->Publish("svc.change.v1.changer", {}, "go").ok());
+  for (const char* data : {"3", "4"}) ASSERT_TRUE(connection_->Publish("svc.change.v1.kept", {}, data).ok());
+  ASSERT_TRUE(Run(milliseconds(5000)));
+  EXPECT_EQ(kept, (std::vector<std::string>{"1", "2", "3", "4"}));
+  EXPECT_EQ(dropped, nullptr);
+  EXPECT_NE(added, nullptr);
 }
 
 // The pinned nats.c (Debian 3.4) has the message layout connection.cc relies on, so messages are
