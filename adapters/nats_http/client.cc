@@ -22,11 +22,7 @@ constexpr std::array<std::string_view, 5> kContextHeaders = {
     http::headers::kPrincipal, http::headers::kRequestTime, http::headers::kRequestId,
     http::headers::kTraceparent, "tracestate"};
 
-// Hop-by-hop (RFC 9110 §7.6.1) plus framing and authority: NATS frames the payload.
 // clang-format off
-constexpr std::array<std::string_view, 11> kDroppedRequestHeaders = {
-    "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Connection",
-    "Proxy-Authorization", "Proxy-Authenticate", "Content-Length", "Host"};
 constexpr std::array<std::string_view, 3> kDroppedReplyHeaders = {
     "Content-Length", "Transfer-Encoding", "Connection"};
 // clang-format on
@@ -140,8 +136,8 @@ absl::StatusOr<NatsRequest> EncodeRequest(const http::Request& request, const Cl
     RETURN_IF_ERROR(AddContextHeaders(request, out.headers));
     const std::vector<std::string> connection_tokens = ConnectionTokens(request.headers.entries());
     for (const auto& [name, value] : request.headers.entries()) {
-      if (InList(kContextHeaders, name) || InList(kDroppedRequestHeaders, name) ||
-          NameIn(name, connection_tokens) || IsNatsInternal(name) ||
+      if (InList(kContextHeaders, name) || IsHopOnlyHeader(name) ||
+          http::HeaderMap::NameEquals(name, "Host") || NameIn(name, connection_tokens) || IsNatsInternal(name) ||
           HasPrefixIgnoreCase(name, "X-Http-") ||
           http::HeaderMap::NameEquals(name, http::headers::kDeadlineMs) ||
           !IsValidHeaderName(name) || !IsValidHeaderValue(value)) {

@@ -156,6 +156,10 @@ NatsReply EncodeReply(const http::Response& response);
 NatsReply EncodeError(const absl::Status& status);
 
 // Header helpers, exposed for the other adapters.
+// Headers that belong to one hop and never cross NATS: the hop-by-hop and framing ones
+// (http::HeaderMap::IsHopByHopOrFraming) and the proxy credentials (Proxy-Authorization,
+// Proxy-Authenticate). Requests drop Host as well: the cluster on the far side sets its own.
+bool IsHopOnlyHeader(std::string_view name);
 bool IsValidHeaderName(std::string_view name);
 bool IsValidHeaderValue(std::string_view value);
 // The header names listed in Connection headers (hop-by-hop by declaration, RFC 9110 §7.6.1).

@@ -16,22 +16,13 @@ using Json = nlohmann::json;
 // Legacy error text copied into error.message is cut here: enough to diagnose, bounded for logs.
 constexpr size_t kMaxLegacyMessageBytes = 512;
 
-// clang-format off
-constexpr std::array<std::string_view, 10> kDroppedResponseHeaders = {
-    "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Connection",
-    "Proxy-Authenticate", "Proxy-Authorization", "Content-Length"};
-// clang-format on
-
 bool NameIn(std::string_view name, const std::vector<std::string>& names) {
   return std::any_of(names.begin(), names.end(),
                      [&](const std::string& n) { return http::HeaderMap::NameEquals(n, name); });
 }
 
 bool Dropped(std::string_view name, const std::vector<std::string>& connection_tokens) {
-  if (std::any_of(kDroppedResponseHeaders.begin(), kDroppedResponseHeaders.end(),
-                  [&](std::string_view d) { return http::HeaderMap::NameEquals(d, name); })) {
-    return true;
-  }
+  if (IsHopOnlyHeader(name)) return true;
   if (http::HeaderMap::NameEquals(name, http::headers::kHttpStatus)) return true;
   if (name.size() >= 5 && http::HeaderMap::NameEquals(name.substr(0, 5), "Nats-")) return true;
   return NameIn(name, connection_tokens);

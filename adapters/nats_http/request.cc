@@ -32,13 +32,6 @@ constexpr std::array<std::string_view, 6> kForwarded = {
     http::headers::kDeadlineMs, http::headers::kTraceparent, "tracestate",
 };
 
-// Headers a hop must not forward (RFC 9110 §7.6.1), plus framing and authority the cluster sets.
-// clang-format off
-constexpr std::array<std::string_view, 11> kDroppedRequestHeaders = {
-    "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Connection",
-    "Proxy-Authorization", "Proxy-Authenticate", "Content-Length", "Host"};
-// clang-format on
-
 template <size_t N>
 bool InList(const std::array<std::string_view, N>& list, std::string_view name) {
   return std::any_of(list.begin(), list.end(),
@@ -116,6 +109,11 @@ std::vector<std::string> ConnectionTokens(
     }
   }
   return tokens;
+}
+
+bool IsHopOnlyHeader(std::string_view name) {
+  return http::HeaderMap::IsHopByHopOrFraming(name) || http::HeaderMap::NameEquals(name, "Proxy-Authorization") ||
+         http::HeaderMap::NameEquals(name, "Proxy-Authenticate");
 }
 
 bool IsValidHeaderName(std::string_view name) { return http::IsToken(name); }
@@ -202,8 +200,8 @@ absl::StatusOr<http::Request> MessageToRequest(const NatsMessageView& message,
       if (InList(kForwarded, name) || NameIn(name, connection_tokens) ||
           http::HeaderMap::NameEquals(name, http::headers::kHttpMethod) ||
           http::HeaderMap::NameEquals(name, http::headers::kHttpPath) || IsNatsInternal(name) ||
-          InList(kDroppedRequestHeaders, name) || !IsValidHeaderName(name) ||
-          !IsValidHeaderValue(value)) {
+          IsHopOnlyHeader(name) || http::HeaderMap::NameEquals(name, "Host") ||
+          !IsValidHeaderName(name) || !IsValidHeaderValue(value)) {
         continue;
       }
       request.headers.Add(name, value);
