@@ -224,21 +224,24 @@ class EvOutboundHttpClient::Exchange final : public upstream::HttpClientConnecti
       return;
     }
     connection_ = std::move(*connection);
-    upstream::WireRequest wire;
-    wire.method = *method;
-    wire.uri = url_.target;
-    wire.headers.Set("Host", url_.host_header);
+    upstream::WireRequest wire(*method, url_.target);
+    absl::Status built = wire.AddHeader("Host", url_.host_header);
     for (const auto& [name, value] : request_.headers) {
+      if (!built.ok()) break;
       if (http::HeaderMap::NameEquals(name, "Host") ||
           http::HeaderMap::NameEquals(name, "Content-Length") ||
           http::HeaderMap::NameEquals(name, "Connection")) {
         continue;  // framing is ours
       }
-      wire.headers.Add(name, value);
+      built = wire.AddHeader(name, value);
     }
-    wire.headers.Set("Content-Length", std::to_string(request_.body.size()));
-    wire.headers.Set("Connection", "close");
-    wire.body = request_.body;
+    if (built.ok()) built = wire.AddHeader("Content-Length", std::to_string(request_.body.size()));
+    if (built.ok()) built = wire.AddHeader("Connection", "close");
+    wire.set_body(request_.body);
+    if (!built.ok()) {
+      client_.Finish(this, MapFailure(built));
+      return;
+    }
     if (absl::Status s = connection_->Start(wire); !s.ok()) {
       client_.Finish(this, MapFailure(s));
     }

@@ -76,12 +76,10 @@ void HealthChecker::RunCheck() {
     }
     connection_ = *std::move(created);
   }
-  WireRequest request;
-  request.method = EVHTTP_REQ_GET;
-  request.uri = cfg_.path;
-  request.headers.Add("Host", host_header_);
-  request.headers.Add("User-Agent", "nats-sidecar-health-check");
-  absl::Status started = connection_->Start(request);
+  WireRequest request(EVHTTP_REQ_GET, cfg_.path);
+  absl::Status started = request.AddHeader("Host", host_header_);
+  if (started.ok()) started = request.AddHeader("User-Agent", "nats-sidecar-health-check");
+  if (started.ok()) started = connection_->Start(request);
   if (!started.ok()) {
     DropConnection();
     Conclude(false, std::string(FailureKindName(GetFailureKind(started))));

@@ -31,40 +31,71 @@ constexpr size_t kMaxChunkLine = 4096;
 // Parsed input is dropped from the front of the buffer once this much has piled up.
 constexpr size_t kCompactBytes = 64 * 1024;
 
-const char* MethodName(evhttp_cmd_type method) {
-  switch (method) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-  }
-  return "GET";
-}
-
 std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
 
-// Whether any comma-separated element of any `name` header equals `token`.
-bool HeaderHasToken(const http::HeaderMap& headers, std::string_view name, std::string_view token) {
-  for (const auto& [n, value] : headers.entries()) {
-    if (!http::HeaderMap::NameEquals(n, name)) continue;
-    for (absl::string_view element : absl::StrSplit(AbslView(value), ',')) {
-      if (http::HeaderMap::NameEquals(TrimSpace(std::string_view(element.data(), element.size())),
-                                      token)) {
-        return true;
-      }
+// Calls `each` with every comma-separated element of a list-valued header, spaces trimmed.
+template <typename Each>
+void ForEachListElement(std::string_view value, Each each) {
+  while (true) {
+    const size_t comma = value.find(',');
+    each(TrimSpace(value.substr(0, comma)));
+    if (comma == std::string_view::npos) return;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+// The response's framing and connection headers, noted while its head is parsed, so that no
+// header is looked up by name afterwards.
+struct FramingHeaders {
+  bool connection_close = false;
+  bool connection_keep_alive = false;
+  std::optional<size_t> transfer_encoding;  // index of the first Transfer-Encoding
+  std::optional<size_t> content_type;       // index of the first Content-Type
+  bool has_content_length = false;
+  // Every Content-Length value (repeated, or a list) must be the same number.
+  std::optional<uint64_t> content_length;
+  bool content_length_invalid = false;
+
+  void Note(std::string_view name, std::string_view value, size_t index) {
+    switch (name.size()) {  // by length first: most headers are none of these
+      case 10:
+        if (!http::HeaderMap::NameEquals(name, "Connection")) return;
+        ForEachListElement(value, [this](std::string_view token) {
+          if (http::HeaderMap::NameEquals(token, "close")) connection_close = true;
+          if (http::HeaderMap::NameEquals(token, "keep-alive")) connection_keep_alive = true;
+        });
+        return;
+      case 12:
+        if (!content_type && http::HeaderMap::NameEquals(name, "Content-Type")) content_type = index;
+        return;
+      case 14:
+        if (!http::HeaderMap::NameEquals(name, "Content-Length")) return;
+        has_content_length = true;
+        ForEachListElement(value, [this](std::string_view digits) { NoteLength(digits); });
+        return;
+      case 17:
+        if (!transfer_encoding && http::HeaderMap::NameEquals(name, "Transfer-Encoding")) {
+          transfer_encoding = index;
+        }
+        return;
     }
   }
-  return false;
-}
+
+  void NoteLength(std::string_view digits) {
+    uint64_t n = 0;
+    if (digits.empty() || digits.size() > 18 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        !absl::SimpleAtoi(AbslView(digits), &n) || (content_length.has_value() && *content_length != n)) {
+      content_length_invalid = true;
+      return;
+    }
+    content_length = n;
+  }
+};
 
 bool ParseHexSize(std::string_view digits, uint64_t* out) {
   if (digits.empty() || digits.size() > 15) return false;
@@ -92,18 +123,6 @@ constexpr char kCutShort[] = "upstream closed the connection before a full respo
 
 
 }  // namespace
-
-std::optional<evhttp_cmd_type> ParseMethod(std::string_view method) {
-  static constexpr std::pair<std::string_view, evhttp_cmd_type> kMethods[] = {
-      {"GET", EVHTTP_REQ_GET},         {"POST", EVHTTP_REQ_POST},   {"PUT", EVHTTP_REQ_PUT},
-      {"DELETE", EVHTTP_REQ_DELETE},   {"PATCH", EVHTTP_REQ_PATCH}, {"HEAD", EVHTTP_REQ_HEAD},
-      {"OPTIONS", EVHTTP_REQ_OPTIONS}, {"TRACE", EVHTTP_REQ_TRACE}, {"CONNECT", EVHTTP_REQ_CONNECT},
-  };
-  for (const auto& [name, type] : kMethods) {
-    if (http::HeaderMap::NameEquals(name, method)) return type;
-  }
-  return std::nullopt;
-}
 
 absl::StatusOr<std::unique_ptr<HttpClientConnection>> HttpClientConnection::Create(
     event::Dispatcher& dispatcher, const ConnectionOptions& options, Callbacks& callbacks,
@@ -191,29 +210,19 @@ void HttpClientConnection::CloseSocket() {
 
 absl::Status HttpClientConnection::Start(const WireRequest& wire, bool stream_ok) {
   if (busy_ || !usable()) return absl::FailedPreconditionError("connection busy or unusable");
-  out_.clear();
+  if (wire.head().empty()) return absl::InvalidArgumentError("empty request: nothing to send");
   out_sent_ = 0;
-  absl::StrAppend(&out_, MethodName(wire.method), " ", wire.uri, " HTTP/1.1\r\n");
-  bool has_length = false;
-  for (const auto& [name, value] : wire.headers.entries()) {
-    // A CR or LF would split the header: refuse the request rather than drop the header.
-    if (!http::IsToken(name) || http::HasLineBreakOrNul(value)) {
-      out_.clear();
-      return absl::InvalidArgumentError(absl::StrCat("invalid request header: ", name));
-    }
-    if (http::HeaderMap::NameEquals(name, "Content-Length")) has_length = true;
-    // Plain appends into the reused buffer: StrAppend's resize-then-copy cost twice as much per header.
-    out_.append(name).append(": ", 2).append(value).append("\r\n", 2);
+  const std::string& body = wire.body();
+  out_.assign(wire.head());
+  if (!body.empty() && !wire.has_content_length()) {
+    absl::StrAppend(&out_, "Content-Length: ", body.size(), "\r\n");
   }
-  if (!wire.body.empty() && !has_length) {
-    absl::StrAppend(&out_, "Content-Length: ", wire.body.size(), "\r\n");
-  }
-  out_.append("\r\n");
-  out_.append(wire.body);
+  out_.append("\r\n", 2);
+  out_.append(body);
 
   stream_ok_ = stream_ok;
   streaming_ = false;
-  method_ = wire.method;
+  method_ = wire.method();
   state_ = ReadState::kHead;
   response_ = http::Response();
   remaining_ = 0;
@@ -490,6 +499,7 @@ bool HttpClientConnection::ParseHead(std::string_view head) {
   const int minor = status_line[7] - '0';
   http::Response response;
   response.status = status;
+  FramingHeaders framing;
   if (line_end != std::string_view::npos) {
     std::string_view rest = head.substr(line_end + 2);
     for (bool more = true; more;) {
@@ -505,8 +515,10 @@ bool HttpClientConnection::ParseHead(std::string_view head) {
         Fail(FailureKind::kProtocolError, kBadHead);
         return false;
       }
-      response.headers.Add(std::string(line.substr(0, colon)),
-                           std::string(TrimSpace(line.substr(colon + 1))));
+      const std::string_view name = line.substr(0, colon);
+      const std::string_view value = TrimSpace(line.substr(colon + 1));
+      framing.Note(name, value, response.headers.size());
+      response.headers.Add(std::string(name), std::string(value));
     }
   }
   if (status < 200) {
@@ -516,25 +528,24 @@ bool HttpClientConnection::ParseHead(std::string_view head) {
     }
     return true;  // 100 Continue and other interim answers: the final one follows
   }
-  keep_alive_ = minor >= 1 ? !HeaderHasToken(response.headers, "Connection", "close")
-                           : HeaderHasToken(response.headers, "Connection", "keep-alive");
+  keep_alive_ = minor >= 1 ? !framing.connection_close : framing.connection_keep_alive;
   const bool no_body = method_ == EVHTTP_REQ_HEAD || status == 204 || status == 304;
-  const std::optional<std::string_view> encoding = response.headers.Get("Transfer-Encoding");
   bool chunked = false;
   if (no_body) {
     response_ = std::move(response);
     FinishResponse();
     return false;
   }
-  if (encoding.has_value()) {
+  if (framing.transfer_encoding.has_value()) {
     // Both framings at once is how responses are split (RFC 9112 §6.3): refuse.
-    if (response.headers.Has("Content-Length")) {
+    if (framing.has_content_length) {
       Fail(FailureKind::kProtocolError, "response has both Content-Length and Transfer-Encoding");
       return false;
     }
-    const size_t comma = encoding->rfind(',');
+    const std::string_view encoding = response.headers.entries()[*framing.transfer_encoding].second;
+    const size_t comma = encoding.rfind(',');
     const std::string_view last =
-        TrimSpace(comma == std::string_view::npos ? *encoding : encoding->substr(comma + 1));
+        TrimSpace(comma == std::string_view::npos ? encoding : encoding.substr(comma + 1));
     chunked = http::HeaderMap::NameEquals(last, "chunked");
     if (chunked) {
       state_ = ReadState::kChunkSize;
@@ -542,25 +553,12 @@ bool HttpClientConnection::ParseHead(std::string_view head) {
       state_ = ReadState::kUntilClose;
       keep_alive_ = false;
     }
-  } else if (response.headers.Has("Content-Length")) {
-    // Every Content-Length value (repeated, or a list) must be the same number.
-    std::optional<uint64_t> length;
-    for (const auto& [name, value] : response.headers.entries()) {
-      if (!http::HeaderMap::NameEquals(name, "Content-Length")) continue;
-      for (absl::string_view element : absl::StrSplit(value, ',')) {
-        const std::string_view digits = TrimSpace(std::string_view(element.data(), element.size()));
-        uint64_t n = 0;
-        if (digits.empty() || digits.size() > 18 ||
-            !std::all_of(digits.begin(), digits.end(),
-                         [](char c) { return c >= '0' && c <= '9'; }) ||
-            !absl::SimpleAtoi(AbslView(digits), &n) || (length.has_value() && *length != n)) {
-          Fail(FailureKind::kProtocolError, "invalid Content-Length in the response");
-          return false;
-        }
-        length = n;
-      }
+  } else if (framing.has_content_length) {
+    if (framing.content_length_invalid) {
+      Fail(FailureKind::kProtocolError, "invalid Content-Length in the response");
+      return false;
     }
-    remaining_ = length.value_or(0);
+    remaining_ = framing.content_length.value_or(0);
     state_ = ReadState::kFixedBody;
   } else {
     state_ = ReadState::kUntilClose;  // the body ends when the server closes
@@ -568,8 +566,10 @@ bool HttpClientConnection::ParseHead(std::string_view head) {
   }
 
   // Streaming: a 2xx chunked or event-stream body goes to the caller as it is read.
-  const std::optional<std::string_view> type = response.headers.Get("Content-Type");
-  const bool event_stream = type.has_value() && type->substr(0, 17) == "text/event-stream";
+  const bool event_stream =
+      framing.content_type.has_value() &&
+      std::string_view(response.headers.entries()[*framing.content_type].second).substr(0, 17) ==
+          "text/event-stream";
   if (stream_ok_ && status >= 200 && status <= 299 && (chunked || event_stream)) {
     streaming_ = true;
     callbacks_->OnStreamHead(*this, std::move(response));

@@ -31,6 +31,7 @@
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/http/message.h"
 #include "sidecar/upstream/cluster.h"
+#include "sidecar/upstream/wire_request.h"
 
 namespace sidecar::upstream {
 
@@ -47,18 +48,6 @@ struct ConnectionOptions {
   int64_t max_response_headers_bytes = 65536;
   int64_t max_response_body_bytes = 8 * 1024 * 1024;
 };
-
-// A request ready for the wire: hop-by-hop headers already dropped, Host and Content-Length set.
-struct WireRequest {
-  evhttp_cmd_type method = EVHTTP_REQ_GET;
-  std::string uri;  // path plus query
-  http::HeaderMap headers;
-  std::string body;
-};
-
-// "GET" -> EVHTTP_REQ_GET, ...; nullopt for a method this client does not send. (evhttp's enum
-// names the methods; nothing else of evhttp is used.)
-std::optional<evhttp_cmd_type> ParseMethod(std::string_view method);
 
 // Optional pool metrics; null pointers are skipped (the health checker's connection is not part of
 // the pool and counts nothing).
@@ -94,8 +83,8 @@ class HttpClientConnection {
   HttpClientConnection& operator=(const HttpClientConnection&) = delete;
 
   // Sends `request`, connecting first when needed. Requires !busy() and usable(). On an error
-  // returned here (an invalid header, a socket that could not be opened or written) no callback
-  // follows and the connection is unusable.
+  // returned here (a socket that could not be opened or written) no callback follows and the
+  // connection is unusable.
   // With `stream_ok` a streamed response body is delivered as it arrives (Callbacks above),
   // without the max_response_body_bytes cap and without buffering the whole body.
   absl::Status Start(const WireRequest& request, bool stream_ok = false);

@@ -3,7 +3,9 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cassert>
+#include <charconv>
 #include <chrono>
 #include <iterator>
 
@@ -17,14 +19,23 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Hop-by-hop headers and the ones we recompute (Host, Content-Length).
+// Hop-by-hop headers and the ones we recompute (Host, Content-Length, X-Deadline-Ms).
 bool IsDropped(std::string_view name, const std::vector<std::string>& connection_tokens) {
-  if (http::HeaderMap::IsHopByHopOrFraming(name) || http::HeaderMap::NameEquals(name, "Host")) return true;
+  if (http::HeaderMap::IsHopByHopOrFraming(name) || http::HeaderMap::NameEquals(name, "Host") ||
+      http::HeaderMap::NameEquals(name, http::headers::kDeadlineMs)) {
+    return true;
+  }
   // "Connection: X-Foo" makes X-Foo hop-by-hop too.
   for (const std::string& token : connection_tokens) {
     if (http::HeaderMap::NameEquals(name, token)) return true;
   }
   return false;
+}
+
+// Formats `n` into `buffer` without allocating.
+std::string_view FormatDecimal(uint64_t n, char (&buffer)[20]) {
+  const std::to_chars_result end = std::to_chars(buffer, buffer + sizeof buffer, n);
+  return std::string_view(buffer, static_cast<size_t>(end.ptr - buffer));
 }
 
 // The request target goes verbatim into the request line: no spaces, no control characters.
@@ -251,37 +262,47 @@ std::string LegacyHttpCluster::HealthDetail() const {
   return health_checker_ == nullptr ? "healthy (no health check configured)" : health_checker_->detail();
 }
 
-absl::StatusOr<WireRequest> LegacyHttpCluster::BuildWireRequest(
-    const http::Request& request) const {
-  WireRequest wire;
+absl::StatusOr<WireRequest> LegacyHttpCluster::BuildWireRequest(const http::Request& request,
+                                                                 milliseconds timeout) const {
   std::optional<evhttp_cmd_type> method = ParseMethod(request.method);
   if (!method.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported HTTP method '", request.method, "'"));
   }
-  wire.method = *method;
   if (!ValidRequestTarget(request.path)) {
     return absl::InvalidArgumentError(absl::StrCat("invalid request path '", request.path, "'"));
   }
-  wire.uri = request.path;
 
   std::vector<std::string> connection_tokens;
+  size_t header_bytes = host_header_.size() + 64;  // Host, Content-Length, X-Deadline-Ms
   for (const auto& [name, value] : request.headers.entries()) {
+    header_bytes += name.size() + value.size() + 4;
     if (!http::HeaderMap::NameEquals(name, "Connection")) continue;
     for (absl::string_view token : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
       connection_tokens.emplace_back(absl::StripAsciiWhitespace(token));
     }
   }
+  WireRequest wire(*method, request.path, header_bytes);
   for (const auto& [name, value] : request.headers.entries()) {
-    if (!IsDropped(name, connection_tokens)) wire.headers.Add(name, value);
+    if (IsDropped(name, connection_tokens)) continue;
+    if (absl::Status added = wire.AddHeader(name, value); !added.ok()) return added;
   }
-  wire.headers.Add("Host", host_header_);
-  const bool method_has_body = wire.method == EVHTTP_REQ_POST || wire.method == EVHTTP_REQ_PUT ||
-                               wire.method == EVHTTP_REQ_PATCH;
-  if (!request.body.empty() || method_has_body) {
-    wire.headers.Add("Content-Length", std::to_string(request.body.size()));
+  absl::Status framing = wire.AddHeader("Host", host_header_);
+  const bool method_has_body =
+      *method == EVHTTP_REQ_POST || *method == EVHTTP_REQ_PUT || *method == EVHTTP_REQ_PATCH;
+  if (framing.ok() && (!request.body.empty() || method_has_body)) {
+    char digits[20];
+    framing = wire.AddHeader("Content-Length", FormatDecimal(request.body.size(), digits));
   }
-  wire.body = request.body;
+  // Deadline propagation (SERVICES.md §0.3): the legacy service learns how long the caller still
+  // waits, including when the bound came from this cluster's timeout rather than the caller.
+  if (framing.ok()) {
+    char digits[20];
+    framing = wire.AddHeader(http::headers::kDeadlineMs,
+                             FormatDecimal(static_cast<uint64_t>(timeout.count()), digits));
+  }
+  if (!framing.ok()) return framing;
+  wire.set_body(request.body);
   return wire;
 }
 
@@ -292,7 +313,11 @@ Cancellable* LegacyHttpCluster::Send(const http::Request& request, ResponseCallb
   const http::Clock::time_point now = http::Clock::now();
   owned->start = now;
 
-  absl::StatusOr<WireRequest> wire = BuildWireRequest(request);
+  http::Clock::time_point deadline = now + milliseconds(cfg_.request_timeout_ms);
+  if (request.deadline < deadline) deadline = request.deadline;
+  owned->timeout = std::max(milliseconds(0), std::chrono::ceil<milliseconds>(deadline - now));
+
+  absl::StatusOr<WireRequest> wire = BuildWireRequest(request, owned->timeout);
   if (!wire.ok()) {
     owned->observe_duration = false;
     CompleteLater(std::move(owned), wire.status());
@@ -301,8 +326,6 @@ Cancellable* LegacyHttpCluster::Send(const http::Request& request, ResponseCallb
   owned->wire = *std::move(wire);
   owned->stream_ok = request.stream_ok;
 
-  http::Clock::time_point deadline = now + milliseconds(cfg_.request_timeout_ms);
-  if (request.deadline < deadline) deadline = request.deadline;
   if (deadline <= now) {
     CompleteLater(std::move(owned),
                   UpstreamFailure(FailureKind::kTimeout, "request deadline already passed"));
@@ -321,10 +344,6 @@ Cancellable* LegacyHttpCluster::Send(const http::Request& request, ResponseCallb
     return handle;
   }
 
-  owned->timeout = std::chrono::ceil<milliseconds>(deadline - now);
-  // Deadline propagation (SERVICES.md §0.3): the legacy service learns how long the caller still
-  // waits, including when the bound came from this cluster's timeout rather than the caller.
-  owned->wire.headers.Set(std::string(http::headers::kDeadlineMs), std::to_string(owned->timeout.count()));
   owned->timer = TakeTimer(*owned);
   owned->timer->timer->Enable(owned->timeout);
   if (connection != nullptr) {

@@ -79,7 +79,10 @@ class LegacyHttpCluster final : public Cluster, private HttpClientConnection::Ca
                     std::string host_header, event::Dispatcher& dispatcher,
                     stats::Metrics& metrics);
 
-  absl::StatusOr<WireRequest> BuildWireRequest(const http::Request& request) const;
+  // Serialises `request` for the legacy service: hop-by-hop headers dropped, Host, Content-Length
+  // and X-Deadline-Ms (`timeout`) set by us.
+  absl::StatusOr<WireRequest> BuildWireRequest(const http::Request& request,
+                                               std::chrono::milliseconds timeout) const;
   // An idle connection, or a new one while under max_connections; null when the pool is full.
   ConnectionPtr AcquireConnection();
   void Dispatch(RequestPtr request, ConnectionPtr connection);
