@@ -235,7 +235,7 @@ void NatsListener::OnMessage(nats::Message message) {
   info.listener = name_;
   info.start = received;
   active->chain = std::make_unique<http::FilterManager>(
-      dispatcher_, std::move(info), std::make_unique<http::Request>(*std::move(request)),
+      dispatcher_, std::move(info), *std::move(request),
       std::move(filters), [this, id](absl::StatusOr<http::Response> result) { Complete(id, std::move(result)); });
   http::FilterManager* chain = active->chain.get();
   active_.emplace(id, std::move(active));

@@ -56,12 +56,13 @@ class FilterManager final : public FilterCallbacks {
  public:
   using DoneCallback = absl::AnyInvocable<void(absl::StatusOr<Response>) &&>;
 
-  FilterManager(event::Dispatcher& dispatcher, StreamInfo info, RequestPtr request,
+  // The request lives inside the chain (no allocation of its own): filters see it by reference.
+  FilterManager(event::Dispatcher& dispatcher, StreamInfo info, Request request,
                 std::vector<FilterPtr> filters, DoneCallback on_done);
   ~FilterManager() override;
 
   void Start();
-  const Request& request() const { return *request_; }
+  const Request& request() const { return request_; }
 
   // FilterCallbacks
   event::Dispatcher& dispatcher() override { return dispatcher_; }
@@ -76,7 +77,7 @@ class FilterManager final : public FilterCallbacks {
 
   event::Dispatcher& dispatcher_;
   StreamInfo info_;
-  RequestPtr request_;
+  Request request_;
   std::vector<FilterPtr> filters_;
   size_t next_filter_ = 0;  // index of the filter to run next
   DoneCallback on_done_;

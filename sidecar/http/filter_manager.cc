@@ -2,7 +2,7 @@
 
 namespace sidecar::http {
 
-FilterManager::FilterManager(event::Dispatcher& dispatcher, StreamInfo info, RequestPtr request,
+FilterManager::FilterManager(event::Dispatcher& dispatcher, StreamInfo info, Request request,
                              std::vector<FilterPtr> filters, DoneCallback on_done)
     : dispatcher_(dispatcher),
       info_(std::move(info)),
@@ -25,7 +25,7 @@ void FilterManager::ContinueRequest() {
 void FilterManager::Iterate() {
   while (!done_ && next_filter_ < filters_.size()) {
     Filter& filter = *filters_[next_filter_++];
-    if (filter.OnRequest(*request_) == FilterStatus::kStopIteration) return;
+    if (filter.OnRequest(request_) == FilterStatus::kStopIteration) return;
   }
   if (!done_ && next_filter_ == filters_.size()) {
     // No terminal filter answered: a wiring bug, not a client error.

@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "sidecar/common/append_buffer.h"
 #include "sidecar/common/logging.h"
 #include "sidecar/http/header_chars.h"
 
@@ -173,13 +174,13 @@ bool IsSafeHeader(std::string_view name, std::string_view value) {
 
 // "HTTP/1.1 NNN Reason\r\n" for a status in [100, 999] (formatted by hand: snprintf's format
 // parsing was 2 % of the pass-through's instructions).
-void AppendStatusLine(int status, std::string* out) {
+void AppendStatusLine(int status, AppendBuffer* out) {
   const char line[] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ',
                        static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
                        static_cast<char>('0' + status % 10), ' '};
-  out->append(line, sizeof(line));
-  out->append(ReasonPhrase(status));
-  out->append("\r\n");
+  out->Append(std::string_view(line, sizeof(line)));
+  out->Append(ReasonPhrase(status));
+  out->Append("\r\n");
 }
 
 std::chrono::milliseconds EffectiveTimeout(const HeaderMap& headers,
@@ -500,7 +501,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
     // One request at a time: pipelined bytes wait in the input buffer (OnRead bounds them).
     SetPhase(Phase::kInFlight, std::chrono::milliseconds(0));
 
-    auto request = std::make_unique<Request>(parser_.TakeRequest());
+    Request request = parser_.TakeRequest();
     if (listener_.active_requests_ >= listener_.options_.max_in_flight) {
       listener_.Reject("overloaded");
       listener_.Record("", kOtherAction, 503, received);
@@ -510,7 +511,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
     }
 
     // The client's forwarding headers are not trusted: this is the edge, the peer is the client.
-    HeaderMap& headers = request->headers;
+    HeaderMap& headers = request.headers;
     // Framing this hop consumed: the body is already de-chunked and any 100 Continue was sent.
     // Passing them on would let a later hop re-frame the body differently.
     headers.Remove("Transfer-Encoding");
@@ -523,9 +524,9 @@ class HttpListener::Connection final : private BodyStream::Sink {
     if (std::optional<std::string_view> host = headers.Get("Host")) {
       headers.Add("X-Forwarded-Host", std::string(*host));
     }
-    request->deadline = received + EffectiveTimeout(headers, listener_.options_.request_timeout);
+    request.deadline = received + EffectiveTimeout(headers, listener_.options_.request_timeout);
     // We can write any body as it comes (chunked, SSE, or until close on HTTP/1.0).
-    request->stream_ok = !head_;
+    request.stream_ok = !head_;
 
     std::vector<FilterPtr> filters;
     filters.reserve(listener_.filters_.size());
@@ -578,33 +579,35 @@ class HttpListener::Connection final : private BodyStream::Sink {
     if (status < 200 || status > 599) status = 500;  // 1xx is ours to send (100 Continue)
     const bool bodyless_status = status == 204 || status == 304;
 
-    std::string& out = scratch_;  // reused: keeps its capacity across requests
-    out.clear();
+    AppendBuffer& out = scratch_;  // reused: keeps its room across requests
+    out.Clear();
     AppendStatusLine(status, &out);
     for (const auto& [name, value] : response.headers.entries()) {
       if (HeaderMap::IsHopByHopOrFraming(name) || !IsSafeHeader(name, value)) continue;
-      out.append(name).append(": ").append(value).append("\r\n");
+      out.AppendHeaderLine(name, value);
     }
     if (!bodyless_status) {
       // HEAD: the length a GET would have had, and no body.
-      out.append("Content-Length: ").append(std::to_string(response.body.size())).append("\r\n");
+      char digits[20];
+      const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, response.body.size());
+      out.AppendHeaderLine("Content-Length", std::string_view(digits, static_cast<size_t>(end.ptr - digits)));
     }
     if (!keep_alive) {
-      out.append("Connection: close\r\n");
+      out.Append("Connection: close\r\n");
     } else if (minor == 0) {
-      out.append("Connection: keep-alive\r\n");
+      out.Append("Connection: keep-alive\r\n");
     }
-    out.append("\r\n");
+    out.Append("\r\n");
 
     const bool send_body = !head && !bodyless_status && !response.body.empty();
     std::string_view body;
     if (send_body && response.body.size() <= kInlineBodyBytes) {
-      out.append(response.body);
+      out.Append(response.body);
     } else if (send_body) {
       body = response.body;
     }
     SetPhase(keep_alive ? Phase::kWriting : Phase::kClosing, listener_.options_.idle_timeout);
-    Send(out, body, send_body ? &response.body : nullptr);
+    Send(out.view(), body, send_body ? &response.body : nullptr);
   }
 
   // Writes head and body straight to the socket when nothing is queued before them; whatever the
@@ -690,8 +693,8 @@ class HttpListener::Connection final : private BodyStream::Sink {
     chunked_ = minor_ == 1;
     if (!chunked_) keep_alive_ = false;
 
-    std::string& out = scratch_;
-    out.clear();
+    AppendBuffer& out = scratch_;
+    out.Clear();
     AppendStatusLine(status, &out);
     for (const auto& [name, value] : response.headers.entries()) {
       if (HeaderMap::IsHopByHopOrFraming(name) || !IsSafeHeader(name, value)) continue;
@@ -699,16 +702,16 @@ class HttpListener::Connection final : private BodyStream::Sink {
                    HeaderMap::NameEquals(name, "Content-Encoding"))) {
         continue;
       }
-      out.append(name).append(": ").append(value).append("\r\n");
+      out.AppendHeaderLine(name, value);
     }
-    if (sse_) out.append("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n");
-    if (chunked_) out.append("Transfer-Encoding: chunked\r\n");
+    if (sse_) out.Append("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n");
+    if (chunked_) out.Append("Transfer-Encoding: chunked\r\n");
     if (!keep_alive_ || listener_.draining_) {
       keep_alive_ = false;
-      out.append("Connection: close\r\n");
+      out.Append("Connection: close\r\n");
     }
-    out.append("\r\n");
-    evbuffer_add(bufferevent_get_output(bev_.get()), out.data(), out.size());
+    out.Append("\r\n");
+    evbuffer_add(bufferevent_get_output(bev_.get()), out.view().data(), out.size());
     if (!response.body.empty()) OnChunk(std::move(response.body));
 
     // The write callback fires once the output drains below half the bound: time to resume.
@@ -878,7 +881,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
   // The client half-closed (or its reads failed) while a request was in flight.
   bool peer_closed_ = false;
   uint64_t requests_ = 0;  // requests parsed on this connection
-  std::string scratch_;
+  AppendBuffer scratch_;
 
   // The request in flight.
   std::unique_ptr<FilterManager> chain_;
@@ -1040,9 +1043,10 @@ void HttpListener::DeferDelete(std::unique_ptr<FilterManager> chain) {
 void HttpListener::Reap() {
   // Chains first: a chain's filters may refer to nothing of the connection, but keep the order
   // stable anyway (newest work last).
-  std::vector<std::unique_ptr<FilterManager>> chains = std::move(dead_chains_);
-  dead_chains_.clear();
-  chains.clear();
+  // Swapped with a kept vector rather than moved out: dead_chains_ keeps its capacity, so the
+  // next request's DeferDelete does not allocate. (A chain's destructor may defer more.)
+  reaping_chains_.swap(dead_chains_);
+  reaping_chains_.clear();
   std::vector<std::unique_ptr<Connection>> dead = std::move(dead_connections_);
   dead_connections_.clear();
   dead.clear();

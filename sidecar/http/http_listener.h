@@ -147,6 +147,7 @@ class HttpListener final : public Listener {
   // they are destroyed from a zero-delay timer (deferred delete).
   std::vector<std::unique_ptr<Connection>> dead_connections_;
   std::vector<std::unique_ptr<FilterManager>> dead_chains_;
+  std::vector<std::unique_ptr<FilterManager>> reaping_chains_;  // only inside Reap()
   event::SchedulableCallbackPtr reaper_;  // deferred deletion, later in the same loop pass
 
   // Cached metric children (Family::Add takes a lock); distinct action labels are capped.

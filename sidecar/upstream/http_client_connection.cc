@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -201,6 +202,7 @@ void HttpClientConnection::CloseSocket() {
   // Deleting an event from inside its own callback is allowed; the socket closes after.
   if (read_event_ != nullptr) event_del(read_event_.get());
   if (write_event_ != nullptr) event_del(write_event_.get());
+  write_armed_ = false;
   ::close(fd_);
   fd_ = -1;
   connecting_ = false;
@@ -213,12 +215,15 @@ absl::Status HttpClientConnection::Start(const WireRequest& wire, bool stream_ok
   if (wire.head().empty()) return absl::InvalidArgumentError("empty request: nothing to send");
   out_sent_ = 0;
   const std::string& body = wire.body();
-  out_.assign(wire.head());
+  out_.Clear();
+  out_.Append(wire.head());
   if (!body.empty() && !wire.has_content_length()) {
-    absl::StrAppend(&out_, "Content-Length: ", body.size(), "\r\n");
+    char digits[20];
+    const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, body.size());
+    out_.AppendHeaderLine("Content-Length", std::string_view(digits, static_cast<size_t>(end.ptr - digits)));
   }
-  out_.append("\r\n", 2);
-  out_.append(body);
+  out_.Append("\r\n");
+  out_.Append(body);
 
   stream_ok_ = stream_ok;
   streaming_ = false;
@@ -279,6 +284,7 @@ absl::Status HttpClientConnection::Connect() {
   connecting_ = true;
   reading_paused_ = false;
   event_add(write_event_.get(), nullptr);
+  write_armed_ = true;
   connect_timer_->Enable(options_.connect_timeout);
   return absl::OkStatus();
 }
@@ -314,6 +320,7 @@ void HttpClientConnection::OnConnected() {
   event_add(read_event_.get(), nullptr);
   if (!busy_) {
     event_del(write_event_.get());
+    write_armed_ = false;
     return;
   }
   io_timer_->Enable(options_.io_timeout);
@@ -322,7 +329,8 @@ void HttpClientConnection::OnConnected() {
 
 void HttpClientConnection::WriteOut() {
   while (out_sent_ < out_.size()) {
-    const ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(fd_, out_.view().data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
     if (n > 0) {
       out_sent_ += static_cast<size_t>(n);
       continue;
@@ -330,15 +338,19 @@ void HttpClientConnection::WriteOut() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       event_add(write_event_.get(), nullptr);
+      write_armed_ = true;
       return;
     }
     Fail(established_ ? FailureKind::kReset : FailureKind::kConnectFailure,
          absl::StrCat(kCutShort, " (", std::strerror(errno), ")"));
     return;
   }
-  // A no-op (no epoll_ctl) unless the write event was armed.
-  event_del(write_event_.get());
-  out_.clear();
+  // Only when armed: event_del takes the base's lock even when there is nothing to delete.
+  if (write_armed_) {
+    event_del(write_event_.get());
+    write_armed_ = false;
+  }
+  out_.Clear();
   out_sent_ = 0;
 }
 

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "sidecar/common/append_buffer.h"
 #include "sidecar/common/c_handle.h"
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/http/message.h"
@@ -170,8 +171,9 @@ class HttpClientConnection {
   bool in_start_ = false;
   std::optional<absl::Status> sync_failure_;
 
-  std::string out_;  // the request on the wire
+  AppendBuffer out_;  // the request on the wire
   size_t out_sent_ = 0;
+  bool write_armed_ = false;  // write_event_ is added (the socket took only part of out_)
   std::string in_;  // received, not yet parsed from in_pos_
   size_t in_pos_ = 0;
   ReadState state_ = ReadState::kHead;

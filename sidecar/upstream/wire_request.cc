@@ -7,13 +7,17 @@
 
 namespace sidecar::upstream {
 
+namespace {
+constexpr std::string_view kVersion = " HTTP/1.1\r\n";
+}  // namespace
+
 WireRequest::WireRequest(evhttp_cmd_type method, std::string_view uri, size_t header_bytes_hint)
-    : method_(method) {
-  const std::string_view name = MethodName(method);
-  constexpr std::string_view kVersion = " HTTP/1.1\r\n";
-  head_.clear();
-  head_.reserve(name.size() + 1 + uri.size() + kVersion.size() + header_bytes_hint);
-  head_.append(name).append(" ", 1).append(uri).append(kVersion);
+    : method_(method),
+      head_(MethodName(method).size() + 1 + uri.size() + kVersion.size() + header_bytes_hint) {
+  head_.Append(MethodName(method));
+  head_.Append(" ");
+  head_.Append(uri);
+  head_.Append(kVersion);
 }
 
 absl::Status WireRequest::AddHeader(std::string_view name, std::string_view value) {
@@ -23,7 +27,7 @@ absl::Status WireRequest::AddHeader(std::string_view name, std::string_view valu
   if (!has_content_length_ && http::HeaderMap::NameEquals(name, "Content-Length")) {
     has_content_length_ = true;
   }
-  head_.append(name).append(": ", 2).append(value).append("\r\n", 2);
+  head_.AppendHeaderLine(name, value);
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "sidecar/common/append_buffer.h"
 
 namespace sidecar::upstream {
 
@@ -34,14 +35,14 @@ class WireRequest {
   evhttp_cmd_type method() const { return method_; }
   // Request line and headers, each ending in CRLF, without the blank line that ends the head;
   // empty for a default-constructed placeholder.
-  std::string_view head() const { return head_; }
+  std::string_view head() const { return head_.view(); }
   const std::string& body() const { return body_; }
   // Whether a Content-Length header was added; without one, a non-empty body gets one on send.
   bool has_content_length() const { return has_content_length_; }
 
  private:
   evhttp_cmd_type method_ = EVHTTP_REQ_GET;
-  std::string head_;
+  AppendBuffer head_;
   std::string body_;
   bool has_content_length_ = false;
 };

@@ -89,7 +89,7 @@ class RouterTest : public ::testing::Test {
     std::vector<http::FilterPtr> filters;
     filters.push_back(RouterFilterFactory(holder_, metrics_)());
     auto manager = std::make_unique<http::FilterManager>(
-        *dispatcher_, http::StreamInfo{}, std::make_unique<http::Request>(std::move(request)), std::move(filters),
+        *dispatcher_, http::StreamInfo{}, std::move(request), std::move(filters),
         [&](absl::StatusOr<http::Response> r) {
           result = std::move(r);
           dispatcher_->Exit();
