@@ -23,3 +23,23 @@ wait_for_log() {
   exec {fd}<&-
   ((found == 1)) || { echo "timed out waiting for '$2' in $1" >&2; tail -n 20 "$1" >&2; exit 1; }
 }
+# nginx as a keep-alive reverse proxy, one worker, 127.0.0.1:$2 -> 127.0.0.1:$3, config to file $1
+# (its logs and temp paths under $work).
+write_nginx_proxy_conf() {
+  cat >"$1" <<CONF
+worker_processes 1;
+error_log $work/nginx-error.log;
+pid $work/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx-body; proxy_temp_path $work/nginx-proxy;
+  fastcgi_temp_path $work/nginx-fcgi; uwsgi_temp_path $work/nginx-uwsgi; scgi_temp_path $work/nginx-scgi;
+  upstream origin { server 127.0.0.1:$3; keepalive 64; }
+  server {
+    listen 127.0.0.1:$2;
+    location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+}

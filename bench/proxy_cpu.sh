@@ -30,22 +30,7 @@ wait_for_log "$work/origin.log" "origin ready"
 nats-server -a 127.0.0.1 -p "$nats_port" >"$work/nats.log" 2>&1 &
 pids+=($!)
 wait_for_log "$work/nats.log" "Server is ready"
-cat >"$work/nginx.conf" <<CONF
-worker_processes 1;
-error_log $work/nginx-error.log;
-pid $work/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx-body; proxy_temp_path $work/nginx-proxy;
-  fastcgi_temp_path $work/nginx-fcgi; uwsgi_temp_path $work/nginx-uwsgi; scgi_temp_path $work/nginx-scgi;
-  upstream origin { server 127.0.0.1:$origin_port; keepalive 64; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
+write_nginx_proxy_conf "$work/nginx.conf" "$nginx_port" "$origin_port"
 # master_process off: the one nginx process is the worker whose CPU we read.
 timeout 900 nginx -c "$work/nginx.conf" -g 'daemon off; master_process off;' >"$work/nginx.log" 2>&1 &
 nginx_pid=$!; pids+=("$nginx_pid")

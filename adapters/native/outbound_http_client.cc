@@ -13,6 +13,7 @@
 
 #include "sidecar/common/logging.h"
 #include "sidecar/http/message.h"
+#include "sidecar/http/method.h"
 #include "sidecar/upstream/cluster.h"
 #include "sidecar/upstream/http_client_connection.h"
 
@@ -203,7 +204,7 @@ class EvOutboundHttpClient::Exchange final : public upstream::HttpClientConnecti
   }
 
   void Connect(const std::string& address, int family) {
-    std::optional<evhttp_cmd_type> method = upstream::ParseMethod(request_.method);
+    std::optional<evhttp_cmd_type> method = http::ParseMethod(request_.method);
     if (!method.has_value()) {
       client_.Finish(this, absl::InvalidArgumentError("unsupported method " + request_.method));
       return;

@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "sidecar/admin/socket_address.h"
 #include "sidecar/common/logging.h"
+#include "sidecar/http/method.h"
 
 namespace sidecar::admin {
 namespace {
@@ -30,30 +31,6 @@ constexpr int kListenBacklog = 128;
 constexpr ev_uint16_t kAllMethods = EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                     EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH;
-
-const char* MethodName(evhttp_cmd_type cmd) {
-  switch (cmd) {
-    case EVHTTP_REQ_GET:
-      return "GET";
-    case EVHTTP_REQ_POST:
-      return "POST";
-    case EVHTTP_REQ_HEAD:
-      return "HEAD";
-    case EVHTTP_REQ_PUT:
-      return "PUT";
-    case EVHTTP_REQ_DELETE:
-      return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-      return "OPTIONS";
-    case EVHTTP_REQ_TRACE:
-      return "TRACE";
-    case EVHTTP_REQ_CONNECT:
-      return "CONNECT";
-    case EVHTTP_REQ_PATCH:
-      return "PATCH";
-  }
-  return "UNKNOWN";
-}
 
 http::Response ErrorResponse(int status, absl::string_view code, const std::string& message) {
   http::Response response;
@@ -194,7 +171,7 @@ void AdminServer::OnRequest(evhttp_request* req, void* arg) noexcept {
 void AdminServer::HandleRequest(evhttp_request* req) {
   const evhttp_cmd_type cmd = evhttp_request_get_command(req);
   Request request;
-  request.method = MethodName(cmd);
+  request.method = http::MethodName(cmd);
   if (const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req); uri != nullptr) {
     const char* path = evhttp_uri_get_path(uri);
     const char* query = evhttp_uri_get_query(uri);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "sidecar/common/logging.h"
+#include "sidecar/http/method.h"
 
 namespace sidecar::upstream {
 namespace {
@@ -264,7 +265,7 @@ std::string LegacyHttpCluster::HealthDetail() const {
 
 absl::StatusOr<WireRequest> LegacyHttpCluster::BuildWireRequest(const http::Request& request,
                                                                  milliseconds timeout) const {
-  std::optional<evhttp_cmd_type> method = ParseMethod(request.method);
+  std::optional<evhttp_cmd_type> method = http::ParseMethod(request.method);
   if (!method.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported HTTP method '", request.method, "'"));

@@ -7,7 +7,6 @@
 #include <event2/http.h>
 
 #include <cstddef>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,11 +45,5 @@ class WireRequest {
   std::string body_;
   bool has_content_length_ = false;
 };
-
-// "GET" -> EVHTTP_REQ_GET, ...; nullopt for a method this client does not send. (evhttp's enum
-// names the methods; nothing else of evhttp is used.)
-std::optional<evhttp_cmd_type> ParseMethod(std::string_view method);
-// The inverse of ParseMethod.
-std::string_view MethodName(evhttp_cmd_type method);
 
 }  // namespace sidecar::upstream

@@ -51,16 +51,5 @@ TEST(WireRequestTest, ANameThatIsNotATokenIsRefused) {
   }
 }
 
-TEST(WireRequestTest, MethodNamesRoundTrip) {
-  for (const char* name : {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE",
-                           "CONNECT"}) {
-    const std::optional<evhttp_cmd_type> method = ParseMethod(name);
-    ASSERT_TRUE(method.has_value()) << name;
-    EXPECT_EQ(MethodName(*method), name);
-  }
-  EXPECT_EQ(ParseMethod("get"), EVHTTP_REQ_GET);  // matched ignoring case
-  EXPECT_FALSE(ParseMethod("BREW").has_value());
-}
-
 }  // namespace
 }  // namespace sidecar::upstream

@@ -12,24 +12,10 @@
 #include <algorithm>
 
 #include "absl/status/status.h"
+#include "sidecar/http/method.h"
 
 namespace sidecar::test_common {
 namespace {
-
-const char* MethodName(evhttp_cmd_type type) {
-  switch (type) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-  }
-  return "UNKNOWN";
-}
 
 std::string PathOf(const std::string& uri) { return uri.substr(0, uri.find('?')); }
 
@@ -207,7 +193,7 @@ void FakeHttpUpstream::OnRequest(evhttp_request* request, void* arg) noexcept {
 
 void FakeHttpUpstream::Handle(evhttp_request* request) {
   RecordedRequest recorded;
-  recorded.method = MethodName(evhttp_request_get_command(request));
+  recorded.method = http::MethodName(evhttp_request_get_command(request));
   recorded.uri = evhttp_request_get_uri(request);
   const evkeyvalq* headers = evhttp_request_get_input_headers(request);
   for (const evkeyval* h = headers->tqh_first; h != nullptr; h = h->next.tqe_next) {
