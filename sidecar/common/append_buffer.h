@@ -5,7 +5,9 @@
 // appends alone 6 % of the pass-through's instructions. Short constant pieces such as ": " become
 // single stores.
 
+#include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -63,5 +65,11 @@ class AppendBuffer {
   std::string storage_;
   size_t size_ = 0;
 };
+
+// The decimal digits of `n`, written into `buffer` (no allocation): lengths and timeouts in heads.
+inline std::string_view FormatDecimal(uint64_t n, char (&buffer)[20]) {
+  const std::to_chars_result end = std::to_chars(buffer, buffer + sizeof buffer, n);
+  return std::string_view(buffer, static_cast<size_t>(end.ptr - buffer));
+}
 
 }  // namespace sidecar

@@ -589,8 +589,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
     if (!bodyless_status) {
       // HEAD: the length a GET would have had, and no body.
       char digits[20];
-      const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, response.body.size());
-      out.AppendHeaderLine("Content-Length", std::string_view(digits, static_cast<size_t>(end.ptr - digits)));
+      out.AppendHeaderLine("Content-Length", FormatDecimal(response.body.size(), digits));
     }
     if (!keep_alive) {
       out.Append("Connection: close\r\n");

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -219,8 +218,7 @@ absl::Status HttpClientConnection::Start(const WireRequest& wire, bool stream_ok
   out_.Append(wire.head());
   if (!body.empty() && !wire.has_content_length()) {
     char digits[20];
-    const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, body.size());
-    out_.AppendHeaderLine("Content-Length", std::string_view(digits, static_cast<size_t>(end.ptr - digits)));
+    out_.AppendHeaderLine("Content-Length", FormatDecimal(body.size(), digits));
   }
   out_.Append("\r\n");
   out_.Append(body);

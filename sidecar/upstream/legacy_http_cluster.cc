@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <charconv>
 #include <chrono>
 #include <iterator>
 
@@ -31,12 +30,6 @@ bool IsDropped(std::string_view name, const std::vector<std::string>& connection
     if (http::HeaderMap::NameEquals(name, token)) return true;
   }
   return false;
-}
-
-// Formats `n` into `buffer` without allocating.
-std::string_view FormatDecimal(uint64_t n, char (&buffer)[20]) {
-  const std::to_chars_result end = std::to_chars(buffer, buffer + sizeof buffer, n);
-  return std::string_view(buffer, static_cast<size_t>(end.ptr - buffer));
 }
 
 // The request target goes verbatim into the request line: no spaces, no control characters.

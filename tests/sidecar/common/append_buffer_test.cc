@@ -53,5 +53,12 @@ TEST(AppendBufferTest, CopiesAndMovesCarryTheContent) {
   EXPECT_EQ(buffer.view(), "again");
 }
 
+TEST(FormatDecimalTest, WritesTheDigitsOfAnyUint64) {
+  char digits[20];
+  EXPECT_EQ(FormatDecimal(0, digits), "0");
+  EXPECT_EQ(FormatDecimal(5000, digits), "5000");
+  EXPECT_EQ(FormatDecimal(UINT64_MAX, digits), "18446744073709551615");  // all 20 places
+}
+
 }  // namespace
 }  // namespace sidecar
