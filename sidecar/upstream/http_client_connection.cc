@@ -86,10 +86,14 @@ struct FramingHeaders {
   }
 
   void NoteLength(std::string_view digits) {
+    // At most 18 digits, so the value fits in uint64_t without an overflow check.
+    bool valid = !digits.empty() && digits.size() <= 18;
     uint64_t n = 0;
-    if (digits.empty() || digits.size() > 18 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-        !absl::SimpleAtoi(AbslView(digits), &n) || (content_length.has_value() && *content_length != n)) {
+    for (size_t i = 0; valid && i < digits.size(); ++i) {
+      valid = digits[i] >= '0' && digits[i] <= '9';
+      n = n * 10 + static_cast<uint64_t>(digits[i] - '0');
+    }
+    if (!valid || (content_length.has_value() && *content_length != n)) {
       content_length_invalid = true;
       return;
     }
