@@ -425,11 +425,7 @@ Http1Parser::Event Http1Parser::OnHeaderLine(std::string_view line) {
     return Fail(400, kMalformed, "underscore in header name");
   }
   const std::string_view value = TrimOws(line.substr(colon + 1));
-  for (char c : value) {
-    if (!IsFieldValueChar(c)) {
-      return Fail(400, kMalformed, "invalid character in header value");
-    }
-  }
+  if (!IsFieldValue(value)) return Fail(400, kMalformed, "invalid character in header value");
 
   if (HeaderMap::NameEquals(name, "Content-Length")) {
     // A repeated Content-Length is rejected even when equal: the hops behind us may not agree.
@@ -550,10 +546,8 @@ Http1Parser::Event Http1Parser::OnTrailerLine(std::string_view line) {
   if (colon == std::string_view::npos || !IsToken(line.substr(0, colon))) {
     return Fail(400, kMalformed, "invalid trailer field");
   }
-  for (char c : TrimOws(line.substr(colon + 1))) {
-    if (!IsFieldValueChar(c)) {
-      return Fail(400, kMalformed, "invalid character in trailer value");
-    }
+  if (!IsFieldValue(TrimOws(line.substr(colon + 1)))) {
+    return Fail(400, kMalformed, "invalid character in trailer value");
   }
   return Event::kNeedMore;
 }

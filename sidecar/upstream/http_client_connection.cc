@@ -13,16 +13,11 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "sidecar/http/header_chars.h"
 
 namespace sidecar::upstream {
 namespace {
-
-// Debian's Abseil has its own string_view.
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // One read takes at most this much; a level-triggered read event comes back for the rest.
 constexpr size_t kReadBytes = 32 * 1024;
@@ -501,15 +496,18 @@ bool HttpClientConnection::ParseHead(std::string_view head) {
   const size_t line_end = head.find("\r\n");
   const std::string_view status_line = head.substr(0, line_end);
   // "HTTP/1.x NNN[ reason]"
-  int status = 0;
-  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." ||
-      !absl::ascii_isdigit(static_cast<unsigned char>(status_line[7])) || status_line[8] != ' ' ||
-      (status_line.size() > 12 && status_line[12] != ' ') ||
-      !absl::SimpleAtoi(AbslView(status_line.substr(9, 3)), &status) || status < 100 ||
-      status > 999) {
+  const auto digit = [&status_line](size_t i) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(status_line[i]));
+  };
+  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || !digit(7) ||
+      status_line[8] != ' ' || !digit(9) || !digit(10) || !digit(11) ||
+      (status_line.size() > 12 && status_line[12] != ' ') || status_line[9] == '0') {
     Fail(FailureKind::kProtocolError, kBadHead);
     return false;
   }
+  // Three digits, the first not 0: 100-999.
+  const int status =
+      (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 + (status_line[11] - '0');
   const int minor = status_line[7] - '0';
   http::Response response;
   response.status = status;

@@ -281,21 +281,18 @@ absl::StatusOr<WireRequest> LegacyHttpCluster::BuildWireRequest(const http::Requ
     if (IsDropped(name, connection_tokens)) continue;
     if (absl::Status added = wire.AddHeader(name, value); !added.ok()) return added;
   }
-  absl::Status framing = wire.AddHeader("Host", host_header_);
+  // Ours: constant names, digits, and the configured address (Resolve accepted it).
+  wire.AddOwnHeader("Host", host_header_);
   const bool method_has_body =
       *method == EVHTTP_REQ_POST || *method == EVHTTP_REQ_PUT || *method == EVHTTP_REQ_PATCH;
-  if (framing.ok() && (!request.body.empty() || method_has_body)) {
-    char digits[20];
-    framing = wire.AddHeader("Content-Length", FormatDecimal(request.body.size(), digits));
+  char digits[20];
+  if (!request.body.empty() || method_has_body) {
+    wire.AddOwnHeader("Content-Length", FormatDecimal(request.body.size(), digits));
   }
   // Deadline propagation (SERVICES.md §0.3): the legacy service learns how long the caller still
   // waits, including when the bound came from this cluster's timeout rather than the caller.
-  if (framing.ok()) {
-    char digits[20];
-    framing = wire.AddHeader(http::headers::kDeadlineMs,
-                             FormatDecimal(static_cast<uint64_t>(timeout.count()), digits));
-  }
-  if (!framing.ok()) return framing;
+  wire.AddOwnHeader(http::headers::kDeadlineMs,
+                    FormatDecimal(static_cast<uint64_t>(timeout.count()), digits));
   wire.set_body(request.body);
   return wire;
 }

@@ -1,5 +1,6 @@
 #include "sidecar/upstream/wire_request.h"
 
+#include <cassert>
 #include <utility>
 
 #include "sidecar/http/header_chars.h"
@@ -25,11 +26,16 @@ absl::Status WireRequest::AddHeader(std::string_view name, std::string_view valu
   if (!http::IsToken(name) || http::HasLineBreakOrNul(value)) {
     return absl::InvalidArgumentError("invalid request header: " + std::string(name));
   }
+  AddOwnHeader(name, value);
+  return absl::OkStatus();
+}
+
+void WireRequest::AddOwnHeader(std::string_view name, std::string_view value) {
+  assert(http::IsToken(name) && !http::HasLineBreakOrNul(value));
   if (!has_content_length_ && http::HeaderMap::NameEquals(name, "Content-Length")) {
     has_content_length_ = true;
   }
   head_.AppendHeaderLine(name, value);
-  return absl::OkStatus();
 }
 
 }  // namespace sidecar::upstream

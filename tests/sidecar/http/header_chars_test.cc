@@ -56,6 +56,34 @@ TEST(HeaderCharsTest, OnlyLineBreaksAndNulEndAHeaderLine) {
   EXPECT_TRUE(HasLineBreakOrNul(std::string("nul\0", 4)));
 }
 
+// The value checks skip 8-byte words with no suspect byte: every byte, at every offset of
+// values of every length around the word size, must get the same answer as a per-byte check.
+TEST(HeaderCharsTest, WordAtATimeChecksAgreeWithTheTableAtEveryOffset) {
+  for (size_t length = 1; length <= 26; ++length) {
+    for (size_t at = 0; at < length; ++at) {
+      for (int i = 0; i < 256; ++i) {
+        std::string value(length, 'a');
+        value[at] = static_cast<char>(i);
+        const auto u = static_cast<unsigned char>(i);
+        SCOPED_TRACE(testing::Message() << "length " << length << " offset " << at << " byte " << i);
+        ASSERT_EQ(IsFieldValue(value), (u >= 0x20 && u != 0x7f) || u == '\t');
+        ASSERT_EQ(HasLineBreakOrNul(value), u == '\r' || u == '\n' || u == 0);
+        ASSERT_EQ(IsToken(value), RfcTchar(u));
+      }
+    }
+  }
+}
+
+TEST(HeaderCharsTest, ASuspectWordThatIsCleanDoesNotHideALaterBadByte) {
+  // A tab or obs-text byte makes its word suspect without being refused; the bytes after it
+  // are still checked.
+  EXPECT_TRUE(IsFieldValue("a\tb\xff cdefghijklmnop"));
+  EXPECT_FALSE(IsFieldValue("a\tbcdefghijklmnop\x01"));
+  EXPECT_FALSE(HasLineBreakOrNul("tab\there and more bytes"));
+  EXPECT_TRUE(HasLineBreakOrNul("tab\there and more bytes\n"));
+  EXPECT_TRUE(HasLineBreakOrNul("\x0c\x0b\x09 then a CR\r"));
+}
+
 TEST(HeaderMapTest, HopByHopOrFramingIsTheRfcSetPlusContentLengthInAnyCase) {
   for (std::string_view name : {"Connection", "keep-alive", "PROXY-CONNECTION", "Transfer-Encoding", "te",
                                 "Trailer", "upgrade", "content-length"}) {
@@ -75,6 +103,21 @@ TEST(HeaderMapTest, NameEqualsIgnoresAsciiCaseOnly) {
   // Case folding is ASCII only: '@' (0x40) and '`' (0x60) differ by the case bit but are not letters.
   EXPECT_FALSE(HeaderMap::NameEquals("@", "`"));
   EXPECT_FALSE(HeaderMap::NameEquals("[", "{"));
+}
+
+TEST(HeaderMapTest, RemovingSeveralNamesKeepsTheOthersInOrder) {
+  HeaderMap headers;
+  headers.Add("Host", "a");
+  headers.Add("x-forwarded-for", "spoofed");
+  headers.Add("Accept", "b");
+  headers.Add("EXPECT", "100-continue");
+  headers.Add("X-Forwarded-For", "spoofed too");
+  headers.Add("Accept", "c");
+  headers.Remove({"Expect", "X-Forwarded-For", "Transfer-Encoding"});
+  ASSERT_EQ(headers.size(), 3u);
+  EXPECT_EQ(headers.entries()[0], HeaderMap::Entry("Host", "a"));
+  EXPECT_EQ(headers.entries()[1], HeaderMap::Entry("Accept", "b"));
+  EXPECT_EQ(headers.entries()[2], HeaderMap::Entry("Accept", "c"));
 }
 
 }  // namespace

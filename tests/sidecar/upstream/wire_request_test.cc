@@ -30,6 +30,14 @@ TEST(WireRequestTest, AContentLengthInAnyCaseIsNoticed) {
   EXPECT_EQ(request.body(), "abc");
 }
 
+TEST(WireRequestTest, OwnHeadersAreWrittenAsGivenAndTheirContentLengthIsNoticed) {
+  WireRequest request(EVHTTP_REQ_POST, "/");
+  request.AddOwnHeader("Host", "legacy:8080");
+  request.AddOwnHeader("Content-Length", "3");
+  EXPECT_EQ(request.head(), "POST / HTTP/1.1\r\nHost: legacy:8080\r\nContent-Length: 3\r\n");
+  EXPECT_TRUE(request.has_content_length());
+}
+
 // A CR or LF in a value would let the caller's bytes start a header of their own (request
 // smuggling towards the legacy service); NUL is cut by some parsers.
 TEST(WireRequestTest, AValueWithALineBreakOrNulIsRefusedAndLeavesTheHeadAsItWas) {
