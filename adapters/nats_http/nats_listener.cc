@@ -228,7 +228,7 @@ void NatsListener::OnMessage(nats::Message message) {
   active->start = received;
   active->encoding = encoding;
   active->wants_stream = wants_stream;
-  std::vector<http::FilterPtr> filters;
+  http::FilterChain filters;
   filters.reserve(filters_.size());
   for (const auto& factory : filters_) filters.push_back(factory());
   http::StreamInfo info;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "sidecar/event/dispatcher.h"
@@ -20,7 +21,9 @@ enum class FilterStatus { kContinue, kStopIteration };
 struct StreamInfo {
   std::string listener;
   std::string route_cluster;  // cluster picked by the router, "" before routing
-  Clock::time_point start = Clock::now();
+  // When the listener took the request; it sets it from the time it already read (no clock read
+  // of its own per request).
+  Clock::time_point start{};
 };
 
 class FilterCallbacks {
@@ -49,6 +52,9 @@ class Filter {
 using FilterPtr = std::unique_ptr<Filter>;
 // Builds one filter instance per request; the config behind it is built once and shared read-only.
 using FilterFactory = absl::AnyInvocable<FilterPtr() const>;
+// One request's filters, in order. Chains are a few filters long: inline room spares every
+// request an allocation.
+using FilterChain = absl::InlinedVector<FilterPtr, 4>;
 
 // Runs one request through a chain of filters. Owned by the listener's per-request state; `on_done`
 // is called exactly once, on the dispatcher thread, possibly from inside Start().
@@ -57,8 +63,10 @@ class FilterManager final : public FilterCallbacks {
   using DoneCallback = absl::AnyInvocable<void(absl::StatusOr<Response>) &&>;
 
   // The request lives inside the chain (no allocation of its own): filters see it by reference.
-  FilterManager(event::Dispatcher& dispatcher, StreamInfo info, Request request,
-                std::vector<FilterPtr> filters, DoneCallback on_done);
+  // Rvalue references, not values: a request is a handful of strings, and taking it by value
+  // would move each of them twice per request.
+  FilterManager(event::Dispatcher& dispatcher, StreamInfo&& info, Request&& request,
+                FilterChain&& filters, DoneCallback on_done);
   ~FilterManager() override;
 
   void Start();
@@ -78,7 +86,7 @@ class FilterManager final : public FilterCallbacks {
   event::Dispatcher& dispatcher_;
   StreamInfo info_;
   Request request_;
-  std::vector<FilterPtr> filters_;
+  FilterChain filters_;
   size_t next_filter_ = 0;  // index of the filter to run next
   DoneCallback on_done_;
   bool done_ = false;

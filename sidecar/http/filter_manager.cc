@@ -2,8 +2,8 @@
 
 namespace sidecar::http {
 
-FilterManager::FilterManager(event::Dispatcher& dispatcher, StreamInfo info, Request request,
-                             std::vector<FilterPtr> filters, DoneCallback on_done)
+FilterManager::FilterManager(event::Dispatcher& dispatcher, StreamInfo&& info, Request&& request,
+                             FilterChain&& filters, DoneCallback on_done)
     : dispatcher_(dispatcher),
       info_(std::move(info)),
       request_(std::move(request)),

@@ -162,14 +162,10 @@ Response JsonError(int status, std::string_view code, std::string_view message,
   return response;
 }
 
-// A header a filter or upstream produced with CR/LF or other controls would split the response.
+// A header a filter or upstream produced with CR/LF or other controls would split the response,
+// and a name that is not an RFC 9110 token is not a header field at all.
 bool IsSafeHeader(std::string_view name, std::string_view value) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || c == ':') return false;
-  }
-  return IsFieldValue(value);
+  return IsToken(name) && IsFieldValue(value);
 }
 
 // "HTTP/1.1 NNN Reason\r\n" for a status in [100, 999] (formatted by hand: snprintf's format
@@ -514,11 +510,8 @@ class HttpListener::Connection final : private BodyStream::Sink {
     HeaderMap& headers = request.headers;
     // Framing this hop consumed: the body is already de-chunked and any 100 Continue was sent.
     // Passing them on would let a later hop re-frame the body differently.
-    headers.Remove("Transfer-Encoding");
-    headers.Remove("Expect");
-    headers.Remove("X-Forwarded-For");
-    headers.Remove("X-Forwarded-Proto");
-    headers.Remove("X-Forwarded-Host");
+    headers.Remove({"Transfer-Encoding", "Expect", "X-Forwarded-For", "X-Forwarded-Proto",
+                    "X-Forwarded-Host"});
     headers.Add("X-Forwarded-For", peer_ip_);
     headers.Add("X-Forwarded-Proto", "http");
     if (std::optional<std::string_view> host = headers.Get("Host")) {
@@ -528,7 +521,7 @@ class HttpListener::Connection final : private BodyStream::Sink {
     // We can write any body as it comes (chunked, SSE, or until close on HTTP/1.0).
     request.stream_ok = !head_;
 
-    std::vector<FilterPtr> filters;
+    FilterChain filters;
     filters.reserve(listener_.filters_.size());
     for (const auto& factory : listener_.filters_) filters.push_back(factory());
     StreamInfo info;
@@ -1090,11 +1083,10 @@ void HttpListener::Reject(std::string_view reason) {
   it->second->Increment();
 }
 
-HttpListener::RouteStats& HttpListener::StatsFor(const std::string& service,
-                                                 const std::string& action) {
-  auto key = std::make_pair(service, action);
-  auto it = route_stats_.find(key);
+HttpListener::RouteStats& HttpListener::StatsFor(std::string_view service, std::string_view action) {
+  auto it = route_stats_.find(std::make_pair(service, action));
   if (it != route_stats_.end()) return it->second;
+  std::pair<std::string, std::string> key(service, action);
   if (route_stats_.size() >= kMaxActionLabels) key.second = kOtherAction;
   auto [slot, inserted] = route_stats_.try_emplace(key);
   if (inserted) {
@@ -1106,17 +1098,16 @@ HttpListener::RouteStats& HttpListener::StatsFor(const std::string& service,
   return slot->second;
 }
 
-void HttpListener::Record(const std::string& service, const std::string& action, int status,
+void HttpListener::Record(std::string_view service, std::string_view action, int status,
                           Clock::time_point start) {
-  RouteStats& stats = StatsFor(service, action.empty() ? std::string(kOtherAction) : action);
-  const std::string outcome = OutcomeFor(status);
-  auto it = stats.by_outcome.find(outcome);
-  if (it == stats.by_outcome.end()) {
+  RouteStats& stats = StatsFor(service, action.empty() ? std::string_view(kOtherAction) : action);
+  auto it = stats.by_status.find(status);
+  if (it == stats.by_status.end()) {
     prometheus::Counter* counter = &metrics_.requests_total.Add({{"listener", options_.name},
-                                                                 {"service", service},
+                                                                 {"service", std::string(service)},
                                                                  {"action", stats.action_label},
-                                                                 {"outcome", outcome}});
-    it = stats.by_outcome.emplace(outcome, counter).first;
+                                                                 {"outcome", OutcomeFor(status)}});
+    it = stats.by_status.emplace(status, counter).first;
   }
   it->second->Increment();
   stats.duration->Observe(std::chrono::duration<double>(Clock::now() - start).count());

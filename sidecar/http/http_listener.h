@@ -26,6 +26,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -105,7 +107,16 @@ class HttpListener final : public Listener {
   struct RouteStats {
     std::string action_label;
     prometheus::Histogram* duration = nullptr;
-    std::map<std::string, prometheus::Counter*, std::less<>> by_outcome;
+    // By HTTP status: several statuses share an outcome label, and an int is the cheap key.
+    std::map<int, prometheus::Counter*> by_status;
+  };
+  // Orders (service, action) keys and finds them by string_view pairs without building strings.
+  struct RouteKeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return std::tie(a.first, a.second) < std::tie(b.first, b.second);
+    }
   };
   using ListenerPtr = CHandle<evconnlistener, evconnlistener_free>;
 
@@ -124,9 +135,9 @@ class HttpListener final : public Listener {
 
   Response RenderError(const absl::Status& status) const;
   void Reject(std::string_view reason);
-  void Record(const std::string& service, const std::string& action, int status,
+  void Record(std::string_view service, std::string_view action, int status,
               Clock::time_point start);
-  RouteStats& StatsFor(const std::string& service, const std::string& action);
+  RouteStats& StatsFor(std::string_view service, std::string_view action);
 
   const Options options_;
   const Http1Limits limits_;
@@ -151,7 +162,7 @@ class HttpListener final : public Listener {
   event::SchedulableCallbackPtr reaper_;  // deferred deletion, later in the same loop pass
 
   // Cached metric children (Family::Add takes a lock); distinct action labels are capped.
-  std::map<std::pair<std::string, std::string>, RouteStats> route_stats_;
+  std::map<std::pair<std::string, std::string>, RouteStats, RouteKeyLess> route_stats_;
   std::map<std::string, prometheus::Counter*, std::less<>> rejected_;
   prometheus::Gauge* active_gauge_;
 };

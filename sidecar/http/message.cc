@@ -3,18 +3,6 @@
 #include <algorithm>
 
 namespace sidecar::http {
-namespace {
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-}  // namespace
-
-bool HeaderMap::NameEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  // Names usually arrive in the spelling we compare with: the exact byte decides most of them.
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i] && Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool HeaderMap::IsHopByHopOrFraming(std::string_view name) {
   // Checked for every header of every message on every hop: the length picks the candidates.
@@ -45,6 +33,17 @@ void HeaderMap::Set(std::string name, std::string value) {
 void HeaderMap::Remove(std::string_view name) {
   entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
                                 [&](const Entry& e) { return NameEquals(e.first, name); }),
+                 entries_.end());
+}
+
+void HeaderMap::Remove(std::initializer_list<std::string_view> names) {
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                [&](const Entry& e) {
+                                  for (std::string_view name : names) {
+                                    if (NameEquals(e.first, name)) return true;
+                                  }
+                                  return false;
+                                }),
                  entries_.end());
 }
 

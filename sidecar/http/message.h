@@ -3,6 +3,7 @@
 // arrived as a NATS message and one that arrived as HTTP look the same here; adapters/ owns the wire forms.
 
 #include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,8 @@ class HeaderMap {
   // Replaces every entry named `name` with one entry.
   void Set(std::string name, std::string value);
   void Remove(std::string_view name);
+  // Removes every entry whose name is any of `names`, in one pass over the entries.
+  void Remove(std::initializer_list<std::string_view> names);
   // First value, or nullopt.
   std::optional<std::string_view> Get(std::string_view name) const;
   std::string GetOr(std::string_view name, std::string_view fallback) const;
@@ -32,13 +35,24 @@ class HeaderMap {
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
 
-  static bool NameEquals(std::string_view a, std::string_view b);
+  // ASCII case-insensitive. Inline: every hop compares names many times per message, mostly
+  // against constants of another length, which the size test settles before any byte is read.
+  static bool NameEquals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    // Names usually arrive in the spelling we compare with: the exact byte decides most of them.
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] != b[i] && LowerAscii(a[i]) != LowerAscii(b[i])) return false;
+    }
+    return true;
+  }
   // The headers that describe one hop's connection or framing, which every hop writes for itself:
   // RFC 9110 §7.6.1's hop-by-hop fields (Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
   // Transfer-Encoding, Upgrade) and Content-Length.
   static bool IsHopByHopOrFraming(std::string_view name);
 
  private:
+  static char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
   std::vector<Entry> entries_;
 };
 

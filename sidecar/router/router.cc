@@ -374,8 +374,9 @@ http::FilterStatus RouterFilter::OnRequest(http::Request& request) {
     return http::FilterStatus::kStopIteration;
   }
   if (request.service.empty()) request.service = route_->service;
+  started_ = http::Clock::now();
   if (route_->timeout.count() > 0) {
-    request.deadline = std::min(request.deadline, http::Clock::now() + route_->timeout);
+    request.deadline = std::min(request.deadline, started_ + route_->timeout);
   }
   PickReason reason = PickReason::kSplit;
   absl::StatusOr<const WeightedCluster*> chosen = Choose(*route_, request, &reason);
@@ -392,7 +393,6 @@ http::FilterStatus RouterFilter::OnRequest(http::Request& request) {
   requests->Increment();
   request_ = &request;
   deadline_ = request.deadline;
-  started_ = http::Clock::now();
   if (shadow_ != nullptr && route_->shadow != nullptr && route_->shadow_percent_bp > 0) {
     shadow::ComparedCallback on_compared;
     if (observer_ != nullptr) {

@@ -101,8 +101,9 @@ GuardedCluster::GuardedCluster(ClusterPtr inner, const config::CircuitBreakersCo
   open_gauge_.Set(0);
   // A NATS outage of a second must not cost open_interval_ms (60 s by default) of refusals.
   inner_->SetOnRecovered([this] {
-    breaker_.ProbeNow(resilience::CircuitBreaker::Clock::now());
-    SyncState();
+    const Clock::time_point now = Clock::now();
+    breaker_.ProbeNow(now);
+    SyncState(now);
   });
   for (Admission why : {Admission::kCircuitOpen, Admission::kMaxRequests, Admission::kMaxRetries}) {
     metrics_.breaker_rejections_total.Add({{"cluster", name()}, {"reason", std::string(AdmissionName(why))}});
@@ -121,8 +122,9 @@ std::string GuardedCluster::HealthDetail() const {
 BreakerState GuardedCluster::breaker_state() const { return breaker_.state(Clock::now()); }
 
 Cancellable* GuardedCluster::Send(const http::Request& request, ResponseCallback done) {
-  budget_.RecordRequest(Clock::now());
-  return Admit(request, std::move(done));
+  const Clock::time_point now = Clock::now();
+  budget_.RecordRequest(now);
+  return Admit(request, std::move(done), now);
 }
 
 bool GuardedCluster::TryReserveRetry() { return budget_.TryWithdrawRetry(Clock::now()); }
@@ -130,8 +132,9 @@ bool GuardedCluster::TryReserveRetry() { return budget_.TryWithdrawRetry(Clock::
 Cancellable* GuardedCluster::SendRetry(const http::Request& request, ResponseCallback done,
                                        std::string_view* refused) {
   BreakerTicket ticket;
-  const Admission admission = breaker_.TryAdmit(Clock::now(), /*is_retry=*/true, &ticket);
-  SyncState();
+  const Clock::time_point now = Clock::now();
+  const Admission admission = breaker_.TryAdmit(now, /*is_retry=*/true, &ticket);
+  SyncState(now);
   if (admission != Admission::kAdmitted) {
     Refuse(admission);
     *refused = AdmissionName(admission);
@@ -142,10 +145,11 @@ Cancellable* GuardedCluster::SendRetry(const http::Request& request, ResponseCal
   return attempt;
 }
 
-Cancellable* GuardedCluster::Admit(const http::Request& request, ResponseCallback done) {
+Cancellable* GuardedCluster::Admit(const http::Request& request, ResponseCallback done,
+                                   Clock::time_point now) {
   BreakerTicket ticket;
-  const Admission admission = breaker_.TryAdmit(Clock::now(), /*is_retry=*/false, &ticket);
-  SyncState();
+  const Admission admission = breaker_.TryAdmit(now, /*is_retry=*/false, &ticket);
+  SyncState(now);
   if (admission == Admission::kAdmitted) {
     auto* attempt = new Attempt(*this, ticket, std::move(done));
     attempt->Start(request);
@@ -166,17 +170,18 @@ void GuardedCluster::Refuse(Admission why) {
 }
 
 void GuardedCluster::OnAttemptDone(const BreakerTicket& ticket, bool failure) {
-  breaker_.OnComplete(Clock::now(), ticket, failure);
-  SyncState();
+  const Clock::time_point now = Clock::now();
+  breaker_.OnComplete(now, ticket, failure);
+  SyncState(now);
 }
 
 void GuardedCluster::OnAttemptCancelled(const BreakerTicket& ticket) {
   breaker_.OnCancelled(ticket);
-  SyncState();
+  SyncState(Clock::now());
 }
 
-void GuardedCluster::SyncState() {
-  const BreakerState state = breaker_state();
+void GuardedCluster::SyncState(Clock::time_point now) {
+  const BreakerState state = breaker_.state(now);
   if (state == last_state_) return;
   last_state_ = state;
   open_gauge_.Set(state == BreakerState::kClosed ? 0 : 1);

@@ -8,6 +8,7 @@
 // answers in microseconds, as UNAVAILABLE with reason circuit_open / max_requests.
 // Dispatcher thread only.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,12 +55,14 @@ class GuardedCluster final : public Cluster {
   class Refusal;
 
   // A first attempt through the breaker: the attempt, or a refusal that fails it (posted).
-  Cancellable* Admit(const http::Request& request, ResponseCallback done);
+  Cancellable* Admit(const http::Request& request, ResponseCallback done,
+                     std::chrono::steady_clock::time_point now);
   void OnAttemptDone(const resilience::BreakerTicket& ticket, bool failure);
   void OnAttemptCancelled(const resilience::BreakerTicket& ticket);
   void Refuse(resilience::Admission why);
-  // Publishes the breaker state to metrics and logs when it changed.
-  void SyncState();
+  // Publishes the breaker state to metrics and logs when it changed. `now` is the caller's clock
+  // reading: a request reads the clock once per step, not once per call.
+  void SyncState(std::chrono::steady_clock::time_point now);
 
   ClusterPtr inner_;
   event::Dispatcher& dispatcher_;

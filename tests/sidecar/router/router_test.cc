@@ -86,7 +86,7 @@ class RouterTest : public ::testing::Test {
   // Runs one request through the router filter; returns the body (the cluster name) or the error.
   absl::StatusOr<http::Response> Route(http::Request request) {
     absl::StatusOr<http::Response> result = absl::UnknownError("no answer");
-    std::vector<http::FilterPtr> filters;
+    http::FilterChain filters;
     filters.push_back(RouterFilterFactory(holder_, metrics_)());
     auto manager = std::make_unique<http::FilterManager>(
         *dispatcher_, http::StreamInfo{}, std::move(request), std::move(filters),
