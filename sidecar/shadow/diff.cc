@@ -229,14 +229,18 @@ class Differ {
 
 }  // namespace
 
-Normalized Normalize(const http::Response& response, const std::string* json_body) {
-  Normalized out;
-  out.status = response.status;
+int ComparedStatus(const http::Response& response) {
   if (auto code = response.headers.Get(http::headers::kServiceErrorCode); code.has_value()) {
     int value = 0;
     auto [ptr, ec] = std::from_chars(code->data(), code->data() + code->size(), value);
-    if (ec == std::errc() && ptr == code->data() + code->size() && value >= 100 && value <= 599) out.status = value;
+    if (ec == std::errc() && ptr == code->data() + code->size() && value >= 100 && value <= 599) return value;
   }
+  return response.status;
+}
+
+Normalized Normalize(const http::Response& response, const std::string* json_body) {
+  Normalized out;
+  out.status = ComparedStatus(response);
   const std::string& body = json_body != nullptr ? *json_body : response.body;
   if (body.empty()) {
     out.json = true;  // null: equal to {} and to any zero value

@@ -41,7 +41,11 @@ struct Normalized {
   std::string raw;
 };
 
-// Status: Nats-Service-Error-Code when present and valid, else response.status. Body: JSON when it
+// The status a side is compared by: Nats-Service-Error-Code when present and valid (a NATS reply's
+// error), else response.status.
+int ComparedStatus(const http::Response& response);
+
+// Status: ComparedStatus. Body: JSON when it
 // parses (an empty body is JSON null), with integer strings ("-12", not "012" or "1e3") that fit
 // int64 turned into numbers, recursively. `json_body`, when given, replaces response.body (the
 // caller's protobuf -> JSON rendering of a binary reply).

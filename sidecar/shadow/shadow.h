@@ -139,7 +139,8 @@ class ShadowRuntime {
   void Complete(Exchange& exchange);
   void Count(RouteState& state, const char* result);
   void Record(const Exchange& exchange, const DiffResult& diff, const std::vector<std::string>& noise);
-  Normalized NormalizeSide(const http::Request& request, const http::Response& response);
+  // The reply rendered as JSON by the decoder, when it knows the reply's binary form.
+  std::optional<std::string> DecodeBody(const http::Request& request, const http::Response& response);
 
   event::Dispatcher& dispatcher_;
   stats::Metrics& metrics_;

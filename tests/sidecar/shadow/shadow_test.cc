@@ -72,11 +72,13 @@ class FakeCluster final : public upstream::Cluster {
       } else {
         r.body = body(n);
       }
+      if (shape) shape(r);
       std::move(done)(std::move(r));
     });
     return nullptr;
   }
   std::function<std::string(int)> body = [](int) { return R"({"v":1})"; };
+  std::function<void(http::Response&)> shape;  // last changes to each answer (status, headers)
   bool hold = false;
   bool stream = false;  // answer a caller with stream_ok through Response::stream
   std::vector<http::Request> requests;
@@ -131,7 +133,7 @@ class ShadowTest : public ::testing::Test {
   // One request through the router; returns once the caller has its answer (not the shadow's).
   absl::StatusOr<http::Response> Route(http::Request request) {
     absl::StatusOr<http::Response> result = absl::UnknownError("no answer");
-    std::vector<http::FilterPtr> filters;
+    http::FilterChain filters;
     filters.push_back(router::RouterFilterFactory(holder_, metrics_, &observer_, runtime_.get())());
     auto manager = std::make_unique<http::FilterManager>(
         *dispatcher_, http::StreamInfo{}, std::move(request), std::move(filters),
@@ -255,6 +257,27 @@ TEST_F(ShadowTest, ComparesCountsAndRecordsTheDifferingPath) {
   EXPECT_EQ(metrics_.shadow_mismatch_paths_total.Add({{"service", "shop"}, {"action", "*"}, {"path", "/v"}}).Value(), 1);
   EXPECT_EQ(runtime_->StatsJson()["api"]["match_rate"], 0.5);
   EXPECT_EQ(runtime_->in_flight(), 0u);
+}
+
+// Byte-equal bodies are compared without parsing, but only when the statuses agree too: an HTTP
+// status, or a NATS reply's Nats-Service-Error-Code, that differs is still a mismatch.
+TEST_F(ShadowTest, TheSameBodyUnderAnotherStatusIsAMismatch) {
+  Use({});
+  shadow_->shape = [](http::Response& r) { r.status = 503; };
+  ASSERT_TRUE(Route(Get("/api/a")).ok());
+  Settle();
+  shadow_->shape = [](http::Response& r) { r.headers.Add("Nats-Service-Error-Code", "404"); };
+  ASSERT_TRUE(Route(Get("/api/b")).ok());
+  Settle();
+  shadow_->shape = nullptr;
+  ASSERT_TRUE(Route(Get("/api/c")).ok());
+  Settle();
+  EXPECT_EQ(Count("mismatched"), 2);
+  EXPECT_EQ(Count("matched"), 1);
+  nlohmann::json ring = runtime_->MismatchesJson();
+  ASSERT_EQ(ring.size(), 2u);
+  EXPECT_EQ(ring[0]["paths"], nlohmann::json::array({"$status"}));
+  EXPECT_EQ(ring[1]["paths"], nlohmann::json::array({"$status"}));
 }
 
 TEST_F(ShadowTest, UnsafeMethodsAndHealthChecksAreNotMirroredByDefault) {
