@@ -233,7 +233,6 @@ void NatsListener::OnMessage(nats::Message message) {
   for (const auto& factory : filters_) filters.push_back(factory());
   http::StreamInfo info;
   info.listener = name_;
-  info.start = received;
   active->chain = std::make_unique<http::FilterManager>(
       dispatcher_, std::move(info), *std::move(request),
       std::move(filters), [this, id](absl::StatusOr<http::Response> result) { Complete(id, std::move(result)); });

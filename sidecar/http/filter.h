@@ -21,9 +21,6 @@ enum class FilterStatus { kContinue, kStopIteration };
 struct StreamInfo {
   std::string listener;
   std::string route_cluster;  // cluster picked by the router, "" before routing
-  // When the listener took the request; it sets it from the time it already read (no clock read
-  // of its own per request).
-  Clock::time_point start{};
 };
 
 class FilterCallbacks {

@@ -97,10 +97,6 @@ inline bool IsToken(std::string_view s) {
   return !s.empty() && header_chars_internal::All(s, header_chars_internal::kTcharBit);
 }
 
-inline bool IsFieldValueChar(char c) {
-  return header_chars_internal::Has(c, header_chars_internal::kFieldValueBit);
-}
-
 // A value with no control character but HTAB, and no DEL (obs-text is allowed).
 inline bool IsFieldValue(std::string_view s) {
   using namespace header_chars_internal;

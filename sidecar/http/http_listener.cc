@@ -526,7 +526,6 @@ class HttpListener::Connection final : private BodyStream::Sink {
     for (const auto& factory : listener_.filters_) filters.push_back(factory());
     StreamInfo info;
     info.listener = listener_.options_.name;
-    info.start = received;
     start_ = received;
     chain_ = std::make_unique<FilterManager>(
         listener_.dispatcher_, std::move(info), std::move(request), std::move(filters),
