@@ -38,13 +38,7 @@ write_nginx_proxy_conf "$work/nginx.conf" "$nginx_port" "$origin_port"
 nginx -c "$work/nginx.conf" -g 'daemon off;' >"$work/nginx.log" 2>&1 &
 pids+=($!)
 
-cat >"$work/pass.yaml" <<EOF
-admin: {address: "127.0.0.1:0"}
-nats: {servers: "nats://127.0.0.1:$nats_port"}
-listeners: [{name: edge, http: {address: "127.0.0.1:$pass_port"}}]
-clusters: [{name: origin, legacy_http: {address: "127.0.0.1:$origin_port", max_connections: 64}}]
-routes: [{name: all, prefix: /, cluster: origin}]
-EOF
+write_pass_through_conf "$work/pass.yaml" "$nats_port" "$pass_port" "$origin_port"
 "$sidecar" run --config "$work/pass.yaml" >"$work/pass.log" 2>&1 &
 pids+=($!)
 wait_for_log "$work/pass.log" '"ready":"true"'

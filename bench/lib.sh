@@ -23,6 +23,18 @@ wait_for_log() {
   exec {fd}<&-
   ((found == 1)) || { echo "timed out waiting for '$2' in $1" >&2; tail -n 20 "$1" >&2; exit 1; }
 }
+# The sidecar as an HTTP pass-through (d): 127.0.0.1:$3 -> one legacy cluster at 127.0.0.1:$4, with
+# nats-server at 127.0.0.1:$2; config to file $1.
+write_pass_through_conf() {
+  cat >"$1" <<CONF
+server: {drain_timeout_ms: 2000}
+admin: {address: "127.0.0.1:0"}
+nats: {servers: "nats://127.0.0.1:$2"}
+listeners: [{name: edge, http: {address: "127.0.0.1:$3"}}]
+clusters: [{name: origin, legacy_http: {address: "127.0.0.1:$4", max_connections: 64}}]
+routes: [{name: all, prefix: /, cluster: origin}]
+CONF
+}
 # nginx as a keep-alive reverse proxy, one worker, 127.0.0.1:$2 -> 127.0.0.1:$3, config to file $1
 # (its logs and temp paths under $work).
 write_nginx_proxy_conf() {

@@ -30,11 +30,7 @@ void HeaderMap::Set(std::string name, std::string value) {
   Add(std::move(name), std::move(value));
 }
 
-void HeaderMap::Remove(std::string_view name) {
-  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
-                                [&](const Entry& e) { return NameEquals(e.first, name); }),
-                 entries_.end());
-}
+void HeaderMap::Remove(std::string_view name) { Remove({name}); }
 
 void HeaderMap::Remove(std::initializer_list<std::string_view> names) {
   entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
