@@ -173,12 +173,15 @@ struct ShadowRuntime::Exchange {
   bool time_pinned = false;
   http::Request original;  // what the primary got (for the noise copy's decoding and the ring)
   http::Request mirrored;  // kept alive while the shadow cluster may still read it
+  http::Request noise_copy;  // likewise for the primary cluster's second answer
   std::string shadow_cluster;
   std::string primary_cluster;
+  upstream::GuardedCluster* primary_target = nullptr;  // for the noise copy
+  http::Clock::duration primary_budget{};               // the primary's time left at Begin, for the noise copy
   upstream::Cancellable* shadow_call = nullptr;
   upstream::Cancellable* noise_call = nullptr;
   bool want_noise = false;
-  bool shadow_pending = true;  // counted in the route's in_flight until the shadow answers
+  bool shadow_pending = false;  // sent and counted in the route's in_flight until the shadow answers
   std::optional<absl::StatusOr<http::Response>> primary, shadow, noise;
   std::optional<http::Response> primary_head;  // a streamed primary, until its body has ended
 };
@@ -243,22 +246,48 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   e.shadow_cluster = e.policy->cluster->name();
   e.want_noise = e.policy->noise_bp > 0 && IsSafeMethod(request.method) &&
                  static_cast<int64_t>(RandomBasisPoint()) < e.policy->noise_bp;
+  if (e.want_noise) {
+    e.primary_target = &primary;
+    e.primary_budget = std::max(http::Clock::duration::zero(), request.deadline - http::Clock::now());
+  }
   const uint64_t id = e.id;
   exchanges_.emplace(id, std::move(exchange));
-  ++state.in_flight;
+  return MirrorHandle(this, id);
+}
+
+void ShadowRuntime::Dispatch(uint64_t id) {
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end()) return;
+  Exchange& e = *it->second;
+  if (!e.primary_head.has_value() && !(e.primary.has_value() && e.primary->ok())) {
+    // A failed primary leaves nothing to compare: asking the shadow would only load it.
+    Count(*e.state, "error");
+    Abandon(id);
+    return;
+  }
+  // The cap counts mirrors at the shadow cluster. Begin checked it too, to spare the copy when it
+  // was full already; mirrors waiting for their primary do not hold a slot.
+  if (e.state->in_flight >= e.policy->max_concurrent) {
+    Count(*e.state, "dropped");
+    Abandon(id);
+    return;
+  }
+  ++e.state->in_flight;
+  e.shadow_pending = true;
+  const http::Clock::time_point now = http::Clock::now();
+  e.mirrored.deadline = now + e.policy->timeout;
   // The inner cluster: shadow failures must not trip a breaker or spend a budget that primary
   // traffic shares. Callbacks never run inline from Send().
   e.shadow_call = e.policy->cluster->inner().Send(
       e.mirrored, [this, id](absl::StatusOr<http::Response> result) { OnShadow(id, std::move(result)); });
   if (e.want_noise) {
-    ++state.noise_samples;
-    http::Request again = e.policy->MirrorOf(request);  // marked too: the primary can tell the copy apart
-    again.stream_ok = false;
-    again.deadline = request.deadline;
-    e.noise_call = primary.inner().Send(
-        again, [this, id](absl::StatusOr<http::Response> result) { OnNoise(id, std::move(result)); });
+    ++e.state->noise_samples;
+    e.noise_copy = e.policy->MirrorOf(e.original);  // marked too: the primary can tell the copy apart
+    e.noise_copy.stream_ok = false;
+    e.noise_copy.deadline = now + e.primary_budget;
+    e.noise_call = e.primary_target->inner().Send(
+        e.noise_copy, [this, id](absl::StatusOr<http::Response> result) { OnNoise(id, std::move(result)); });
   }
-  return MirrorHandle(this, id);
 }
 
 void ShadowRuntime::OnPrimary(uint64_t id, absl::StatusOr<http::Response>& result,
@@ -276,13 +305,14 @@ void ShadowRuntime::OnPrimary(uint64_t id, absl::StatusOr<http::Response>& resul
         [this, id, alive = std::weak_ptr<bool>(alive_)](absl::Status status, std::string body, bool truncated) {
           if (auto a = alive.lock(); a && *a) OnPrimaryStreamEnd(id, std::move(status), std::move(body), truncated);
         });
-    return;
+  } else {
+    it->second->primary = result;
   }
-  it->second->primary = result;
-  // Called just before the primary's reply is handed on: compare on a later loop turn so the
-  // reply never waits for the diff.
+  // Called just before the primary's reply is handed on: the mirror (and the noise copy) leave on
+  // a later loop turn, after the reply was written, so neither this process nor the shadow's
+  // upstream competes with the primary's own exchange for the cores.
   dispatcher_.Post([this, id, alive = std::weak_ptr<bool>(alive_)]() {
-    if (auto a = alive.lock(); a && *a) MaybeComplete(id);
+    if (auto a = alive.lock(); a && *a) Dispatch(id);
   });
 }
 

@@ -2,18 +2,23 @@
 // Shadow traffic: a share of a route's requests is mirrored to another cluster and the two answers
 // are compared (diff.h), off the request path.
 //
-//   router picks the primary ──► ShadowRuntime::Begin ──► copy of the request (credentials
-//                                   │                        stripped, x-sidecar-shadow: 1,
-//                                   │                        own deadline) ──► shadow cluster
-//                                   └─(noise sample)──────► the primary cluster once more
+//   router picks the primary ──► ShadowRuntime::Begin: share, method, cap ──► copy of the request
+//                                  (credentials stripped, x-sidecar-shadow: 1), kept
 //   primary answers ─► caller       (never waits for, fails because of, or slows for the shadow)
-//                   └► MirrorHandle::OnPrimary (a copy) ─► compare when every side is in, on a later
-//                                                          loop turn ─► stats, ring, observer
+//                   └► MirrorHandle::OnPrimary (a copy) ─► on a later loop turn, after the reply
+//                        was written: the copy leaves, own deadline ──► shadow cluster
+//                                     (noise sample) ──► the primary cluster once more
+//                      ─► compare when every side is in ─► stats, ring, observer
 //
-// Protections of the primary: the shadow gets its own timeout and a per-route cap on requests in
-// flight (beyond it the mirror is dropped and counted), goes to the shadow cluster's inner
-// cluster (so shadow failures never open a breaker or spend a retry budget that primary traffic
-// uses), and the comparison is posted to run after the primary's reply was handed on.
+// Protections of the primary: the mirror leaves only once the primary's reply is out, so on a
+// task's two cores neither this loop nor the shadow's upstream works during the primary's own
+// exchange (sent together, as Envoy's mirror does, the shadow's write, its upstream's wake-up and
+// its answer's read land inside the primary's latency). A failed primary sends no mirror: there is
+// nothing to compare against (counted as an error). The shadow gets its own timeout and a
+// per-route cap on mirrors in flight at the shadow cluster (beyond it the mirror is dropped and
+// counted), goes to the shadow cluster's inner cluster (so shadow failures never open a breaker or
+// spend a retry budget that primary traffic uses), and the comparison runs off the primary's path
+// too.
 //
 // Noise (Diffy): a sampled share of mirrored safe requests (GET/HEAD/OPTIONS) also goes to the
 // primary twice; paths that differ between the two primary answers are learned per route as noise
@@ -111,7 +116,8 @@ class ShadowRuntime {
   ~ShadowRuntime();  // cancels every shadow in flight
 
   // Called by the router once the primary side is chosen. Decides (share, method, health,
-  // primary == shadow, concurrency cap) and sends the mirror; an empty handle when it did not.
+  // primary == shadow, concurrency cap) and keeps the mirror, which leaves after the primary's
+  // answer (MirrorHandle::OnPrimary); an empty handle when it did not.
   // `route`, `service`, `action` label the stats (action "" -> "*").
   MirrorHandle Begin(const std::string& route, const std::string& service, const std::string& action,
                      std::shared_ptr<const ShadowPolicy> policy, int64_t percent_bp, const http::Request& request,
@@ -133,6 +139,8 @@ class ShadowRuntime {
   // The tee of a streamed primary ended (or was dropped: `status` CANCELLED).
   void OnPrimaryStreamEnd(uint64_t id, absl::Status status, std::string body, bool truncated);
   void Abandon(uint64_t id);
+  // Sends the mirror (and noise copy) once the primary's answer, or its head, is in.
+  void Dispatch(uint64_t id);
   void OnShadow(uint64_t id, absl::StatusOr<http::Response> result);
   void OnNoise(uint64_t id, absl::StatusOr<http::Response> result);
   void MaybeComplete(uint64_t id);

@@ -147,6 +147,20 @@ class ShadowTest : public ::testing::Test {
     return result;
   }
 
+  // Starts one request through the router and runs the loop until its posted work is done, without
+  // waiting for an answer (a held primary); `answer` is set when the caller gets one.
+  std::unique_ptr<http::FilterManager> Start(http::Request request,
+                                             std::optional<absl::StatusOr<http::Response>>& answer) {
+    http::FilterChain filters;
+    filters.push_back(router::RouterFilterFactory(holder_, metrics_, &observer_, runtime_.get())());
+    auto manager = std::make_unique<http::FilterManager>(
+        *dispatcher_, http::StreamInfo{}, std::move(request), std::move(filters),
+        [&answer](absl::StatusOr<http::Response> r) { answer = std::move(r); });
+    dispatcher_->Post([&] { manager->Start(); });
+    Settle();
+    return manager;
+  }
+
   // Runs the loop until every posted comparison ran.
   void Settle() {
     dispatcher_->Post([&] { dispatcher_->Exit(); });
@@ -193,6 +207,45 @@ TEST_F(ShadowTest, CallerGetsThePrimaryAnswerWhileTheShadowNeverAnswers) {
   EXPECT_FALSE(primary_->requests[0].headers.Has("x-sidecar-shadow"));
   EXPECT_TRUE(primary_->requests[0].headers.Has("Authorization"));
   EXPECT_EQ(runtime_->in_flight(), 1u);
+}
+
+// The mirror leaves only after the primary answered: on a task's two cores the shadow's write,
+// its upstream's work and its answer's read would otherwise land inside the primary's latency.
+TEST_F(ShadowTest, TheMirrorLeavesOnlyOnceThePrimaryHasAnswered) {
+  Use({});
+  primary_->hold = true;
+  std::optional<absl::StatusOr<http::Response>> answer;
+  auto manager = Start(Get("/api/held"), answer);
+  ASSERT_EQ(primary_->held.size(), 1u);
+  EXPECT_THAT(shadow_->requests, IsEmpty());
+  EXPECT_EQ(runtime_->in_flight(), 1u);  // the exchange waits for its primary
+  http::Response ok;
+  ok.body = R"({"v":1})";
+  std::move(primary_->held.front())(std::move(ok));
+  Settle();
+  ASSERT_TRUE(answer.has_value() && answer->ok());
+  ASSERT_EQ(shadow_->requests.size(), 1u);
+  EXPECT_EQ(shadow_->requests[0].headers.GetOr("x-sidecar-shadow", ""), "1");
+  Settle();
+  EXPECT_EQ(Count("matched"), 1);
+  EXPECT_EQ(runtime_->in_flight(), 0u);
+}
+
+// A primary that failed has nothing to compare against, so the shadow is not asked at all.
+TEST_F(ShadowTest, AFailedPrimarySendsNoMirrorAndCountsAnError) {
+  Use({});
+  primary_->hold = true;
+  std::optional<absl::StatusOr<http::Response>> answer;
+  auto manager = Start(Get("/api/fails"), answer);
+  ASSERT_EQ(primary_->held.size(), 1u);
+  std::move(primary_->held.front())(absl::UnavailableError("connection refused"));
+  Settle();
+  Settle();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_FALSE(answer->ok());
+  EXPECT_THAT(shadow_->requests, IsEmpty());
+  EXPECT_EQ(Count("error"), 1);
+  EXPECT_EQ(runtime_->in_flight(), 0u);
 }
 
 TEST_F(ShadowTest, AStreamedPrimaryIsComparedByItsConcatenation) {
