@@ -20,7 +20,7 @@
 #include "adapters/native/nats_dependency_client.h"
 #include "adapters/transcoding/transcoder.h"
 #include "prometheus/counter.h"
-#include "prometheus/histogram.h"
+#include "sidecar/stats/histogram.h"
 #include "services/common/service.h"
 #include "services/common/service_deps.h"
 #include "services/common/timers.h"
@@ -85,7 +85,7 @@ class NativeCluster final : public upstream::Cluster {
   uint64_t next_id_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   prometheus::Family<prometheus::Counter>& rq_total_;
-  prometheus::Histogram* rq_duration_;
+  stats::Histogram* rq_duration_;
 };
 
 }  // namespace sidecar::adapters::native

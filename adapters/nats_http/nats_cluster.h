@@ -28,7 +28,7 @@
 #include "adapters/nats_http/client.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
-#include "prometheus/histogram.h"
+#include "sidecar/stats/histogram.h"
 #include "sidecar/nats/connection.h"
 #include "sidecar/nats/request_mux.h"
 #include "sidecar/stats/metrics.h"
@@ -123,7 +123,7 @@ class NatsCluster final : public upstream::Cluster {
 
   // Metric children, resolved once (Family::Add takes a lock).
   prometheus::Gauge& rq_in_flight_;  // upstream_rq_pending: sent and not answered yet
-  prometheus::Histogram& rq_duration_;
+  stats::Histogram& rq_duration_;
   std::array<prometheus::Counter*, 6> rq_by_class_{};  // [status / 100], 1..5
   prometheus::Counter& rq_timeout_;
   prometheus::Counter& rq_no_responders_;

@@ -57,7 +57,7 @@ class NatsListener final : public http::Listener {
   struct ActiveRequest;
   struct ActionStats {
     std::string action_label;  // the action, or "_other" past the label cap
-    prometheus::Histogram* duration = nullptr;
+    stats::Histogram* duration = nullptr;
     std::map<std::string, prometheus::Counter*> by_outcome;
   };
 

@@ -106,7 +106,7 @@ class HttpListener final : public Listener {
   class Connection;
   struct RouteStats {
     std::string action_label;
-    prometheus::Histogram* duration = nullptr;
+    stats::Histogram* duration = nullptr;
     // By HTTP status: several statuses share an outcome label, and an int is the cheap key.
     std::map<int, prometheus::Counter*> by_status;
   };

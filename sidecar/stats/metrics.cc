@@ -32,7 +32,7 @@ constexpr AnnouncedFamily kAnnouncedWhenEmpty[] = {
 
 }  // namespace
 
-prometheus::Histogram::BucketBoundaries Metrics::LatencyBuckets() {
+Histogram::BucketBoundaries Metrics::LatencyBuckets() {
   return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 }
 
@@ -40,8 +40,8 @@ Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       requests_total(Register(prometheus::BuildCounter(), "sidecar_requests_total",
                               "Requests handled, by listener, service, action and outcome", *registry_)),
-      request_duration_seconds(Register(prometheus::BuildHistogram(), "sidecar_request_duration_seconds",
-                                        "Request latency from receipt to reply, in seconds", *registry_)),
+      request_duration_seconds("sidecar_request_duration_seconds",
+                               "Request latency from receipt to reply, in seconds"),
       requests_active(Register(prometheus::BuildGauge(), "sidecar_requests_active",
                                "Requests received and not yet answered", *registry_)),
       fire_and_forget_total(Register(prometheus::BuildCounter(), "sidecar_fire_and_forget_total",
@@ -67,9 +67,7 @@ Metrics::Metrics()
                                    "Upstream requests waiting for a connection", *registry_)),
       upstream_rq_total(Register(prometheus::BuildCounter(), "sidecar_upstream_rq_total",
                                  "Upstream requests, by outcome", *registry_)),
-      upstream_rq_duration_seconds(Register(prometheus::BuildHistogram(),
-                                            "sidecar_upstream_rq_duration_seconds",
-                                            "Upstream request latency, in seconds", *registry_)),
+      upstream_rq_duration_seconds("sidecar_upstream_rq_duration_seconds", "Upstream request latency, in seconds"),
       upstream_healthy(Register(prometheus::BuildGauge(), "sidecar_upstream_healthy",
                                 "1 while the upstream passes its health check", *registry_)),
       health_checks_total(Register(prometheus::BuildCounter(), "sidecar_health_checks_total",
@@ -111,9 +109,8 @@ Metrics::Metrics()
                                   "Body bytes of streamed replies", *registry_)),
       streams_total(Register(prometheus::BuildCounter(), "sidecar_streams_total",
                              "Streamed replies ended, by outcome (ok|cancelled|error)", *registry_)),
-      stream_first_chunk_seconds(Register(prometheus::BuildHistogram(), "sidecar_stream_first_chunk_seconds",
-                                          "Time from the request to the first body byte of a streamed reply",
-                                          *registry_)),
+      stream_first_chunk_seconds("sidecar_stream_first_chunk_seconds",
+                                 "Time from the request to the first body byte of a streamed reply"),
       stream_unacked_chunks(Register(prometheus::BuildGauge(), "sidecar_stream_unacked_chunks",
                                      "Streamed chunks published and not yet acknowledged", *registry_)),
       rollbacks_total(Register(prometheus::BuildCounter(), "sidecar_rollbacks_total", kRollbacksHelp, *registry_)),
@@ -126,7 +123,12 @@ Metrics::Metrics()
 
 std::string Metrics::SerializeText() const {
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (const HistogramFamily* histograms :
+       {&request_duration_seconds, &upstream_rq_duration_seconds, &stream_first_chunk_seconds}) {
+    for (prometheus::MetricFamily& family : histograms->Collect()) families.push_back(std::move(family));
+  }
+  prometheus::TextSerializer().Serialize(out, families);
   std::string text = out.str();
   // prometheus-cpp leaves a family without series out of the scrape. Families that alert rules
   // watch are announced anyway (HELP and TYPE without samples is valid exposition format), so the

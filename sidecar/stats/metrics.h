@@ -2,6 +2,7 @@
 // Every metric the sidecar exports, declared once (Envoy-style: one tree, one place). Components take the
 // family they need and add labelled children. prometheus-cpp metrics are atomic, so children may be updated
 // from any thread; creating children (Family::Add) takes the family's lock, so hot paths cache them.
+// Histograms are our own (histogram.h): prometheus-cpp's lock a mutex on every observation.
 
 #include <memory>
 #include <string>
@@ -9,8 +10,8 @@
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
-#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "sidecar/stats/histogram.h"
 
 namespace sidecar::stats {
 
@@ -29,13 +30,13 @@ class Metrics {
   std::string SerializeText() const;
 
   // Default latency buckets, in seconds (0.5 ms .. 30 s).
-  static prometheus::Histogram::BucketBoundaries LatencyBuckets();
+  static Histogram::BucketBoundaries LatencyBuckets();
 
   // --- requests, by listener ---------------------------------------------------------------------
   // labels: listener, service, action, outcome (ok | client_error | server_error | unavailable | timeout | ...)
   prometheus::Family<prometheus::Counter>& requests_total;
   // labels: listener, service, action
-  prometheus::Family<prometheus::Histogram>& request_duration_seconds;
+  HistogramFamily request_duration_seconds;
   // labels: listener
   prometheus::Family<prometheus::Gauge>& requests_active;
   // Messages without a reply subject, handled as fire-and-forget. labels: listener, service
@@ -59,7 +60,7 @@ class Metrics {
   // labels: cluster, outcome (2xx|3xx|4xx|5xx|connect_failure|timeout|reset|overflow|...)
   prometheus::Family<prometheus::Counter>& upstream_rq_total;
   // labels: cluster
-  prometheus::Family<prometheus::Histogram>& upstream_rq_duration_seconds;
+  HistogramFamily upstream_rq_duration_seconds;
   prometheus::Family<prometheus::Gauge>& upstream_healthy;        // 1 healthy, 0 not
   // labels: cluster, result (success|failure)
   prometheus::Family<prometheus::Counter>& health_checks_total;
@@ -106,7 +107,7 @@ class Metrics {
   // Streams ended, by outcome (ok|cancelled|error). labels: side, name, outcome
   prometheus::Family<prometheus::Counter>& streams_total;
   // From the request's arrival to the first body byte. labels: side, name
-  prometheus::Family<prometheus::Histogram>& stream_first_chunk_seconds;
+  HistogramFamily stream_first_chunk_seconds;
   // Chunks published and not yet acknowledged, summed over a responder's streams. labels: name
   prometheus::Family<prometheus::Gauge>& stream_unacked_chunks;
 

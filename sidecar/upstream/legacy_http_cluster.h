@@ -22,7 +22,7 @@
 #include "absl/status/statusor.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
-#include "prometheus/histogram.h"
+#include "sidecar/stats/histogram.h"
 #include "sidecar/config/config.h"
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/stats/metrics.h"
@@ -139,7 +139,7 @@ class LegacyHttpCluster final : public Cluster, private HttpClientConnection::Ca
   prometheus::Gauge& cx_busy_;
   prometheus::Counter& cx_total_;
   prometheus::Gauge& rq_pending_;
-  prometheus::Histogram& rq_duration_;
+  stats::Histogram& rq_duration_;
   std::array<prometheus::Counter*, 6> rq_by_class_{};    // [status / 100], 2..5 used
   std::array<prometheus::Counter*, 8> rq_by_failure_{};  // [FailureKind]
   prometheus::Counter& rq_cancelled_;
