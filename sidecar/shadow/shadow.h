@@ -74,8 +74,8 @@ struct ShadowPolicy {
 class ShadowRuntime;
 
 // The router's handle on one mirrored request. OnPrimary once with the primary's outcome;
-// destroying the handle before that (the caller went away) abandons the comparison and cancels
-// the shadow.
+// destroying the handle before that (the caller went away) abandons the comparison, and the
+// mirror, which has not left yet, is never sent.
 class MirrorHandle {
  public:
   MirrorHandle() = default;

@@ -37,10 +37,11 @@ class Histogram {
   void Observe(double value) {
     size_t i = 0;
     const size_t n = bounds_.size();
-    while (i < n && value > bounds_[i]) ++i;
+    while (i < n && value > bounds_[i]) ++i;  // NaN lands in the first bucket, as in prometheus-cpp
     counts_[i].fetch_add(1, std::memory_order_relaxed);
     double sum = sum_.load(std::memory_order_relaxed);
     while (!sum_.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed)) {
+      // `sum` now holds the value another writer left: add to that
     }
   }
   // Cumulative buckets (the last is +Inf), sample count and sum, as prometheus::Histogram gives.

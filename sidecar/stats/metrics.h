@@ -25,7 +25,6 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  prometheus::Registry& registry() { return *registry_; }
   // Prometheus text exposition format 0.0.4.
   std::string SerializeText() const;
 

@@ -3,6 +3,7 @@
 
 #include "sidecar/stats/histogram.h"
 
+#include <cmath>
 #include <random>
 #include <thread>
 #include <vector>
@@ -21,7 +22,8 @@ TEST(HistogramTest, CollectsWhatPrometheusCppsHistogramCollectsForTheSameObserva
   const Histogram::BucketBoundaries bounds = Metrics::LatencyBuckets();
   Histogram ours(bounds);
   prometheus::Histogram theirs(bounds);
-  std::vector<double> values = {0, 0.0005, 0.00050001, 0.001, 29.9, 30, 30.5, 1e9};  // on, just over, past the last
+  // On a bound, just over one, past the last.
+  std::vector<double> values = {0, 0.0005, 0.00050001, 0.001, 29.9, 30, 30.5, 1e9};
   std::mt19937 rng(7);
   std::exponential_distribution<double> latency(200);
   for (int i = 0; i < 1000; ++i) values.push_back(latency(rng));
@@ -37,6 +39,17 @@ TEST(HistogramTest, CollectsWhatPrometheusCppsHistogramCollectsForTheSameObserva
     EXPECT_EQ(a.histogram.bucket[i].upper_bound, b.histogram.bucket[i].upper_bound) << i;
     EXPECT_EQ(a.histogram.bucket[i].cumulative_count, b.histogram.bucket[i].cumulative_count) << i;
   }
+}
+
+TEST(HistogramTest, NotANumberCountsWhereItDoesInPrometheusCpp) {
+  Histogram ours({1});
+  prometheus::Histogram theirs({1});
+  ours.Observe(std::nan(""));
+  theirs.Observe(std::nan(""));
+  const prometheus::ClientMetric a = ours.Collect(), b = theirs.Collect();
+  EXPECT_EQ(a.histogram.bucket[0].cumulative_count, b.histogram.bucket[0].cumulative_count);
+  EXPECT_EQ(a.histogram.bucket[1].cumulative_count, b.histogram.bucket[1].cumulative_count);
+  EXPECT_EQ(a.histogram.sample_count, 1u);
 }
 
 TEST(HistogramTest, AFamilyHandsOutOneChildPerLabelSetAndCollectsThemLabelled) {
