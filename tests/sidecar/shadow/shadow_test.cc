@@ -130,17 +130,22 @@ class ShadowTest : public ::testing::Test {
     holder_ = std::make_shared<router::RouteTableHolder>(*table);
   }
 
+  // A filter chain of just the router, for one request; `on_answer` hears the caller's answer.
+  std::unique_ptr<http::FilterManager> Manager(http::Request request,
+                                               http::FilterManager::DoneCallback on_answer) {
+    http::FilterChain filters;
+    filters.push_back(router::RouterFilterFactory(holder_, metrics_, &observer_, runtime_.get())());
+    return std::make_unique<http::FilterManager>(*dispatcher_, http::StreamInfo{}, std::move(request),
+                                                 std::move(filters), std::move(on_answer));
+  }
+
   // One request through the router; returns once the caller has its answer (not the shadow's).
   absl::StatusOr<http::Response> Route(http::Request request) {
     absl::StatusOr<http::Response> result = absl::UnknownError("no answer");
-    http::FilterChain filters;
-    filters.push_back(router::RouterFilterFactory(holder_, metrics_, &observer_, runtime_.get())());
-    auto manager = std::make_unique<http::FilterManager>(
-        *dispatcher_, http::StreamInfo{}, std::move(request), std::move(filters),
-        [&](absl::StatusOr<http::Response> r) {
-          result = std::move(r);
-          dispatcher_->Exit();
-        });
+    auto manager = Manager(std::move(request), [&](absl::StatusOr<http::Response> r) {
+      result = std::move(r);
+      dispatcher_->Exit();
+    });
     dispatcher_->Post([&] { manager->Start(); });
     dispatcher_->Run();
     managers_.push_back(std::move(manager));  // a held shadow outlives the caller's request
@@ -151,11 +156,7 @@ class ShadowTest : public ::testing::Test {
   // waiting for an answer (a held primary); `answer` is set when the caller gets one.
   std::unique_ptr<http::FilterManager> Start(http::Request request,
                                              std::optional<absl::StatusOr<http::Response>>& answer) {
-    http::FilterChain filters;
-    filters.push_back(router::RouterFilterFactory(holder_, metrics_, &observer_, runtime_.get())());
-    auto manager = std::make_unique<http::FilterManager>(
-        *dispatcher_, http::StreamInfo{}, std::move(request), std::move(filters),
-        [&answer](absl::StatusOr<http::Response> r) { answer = std::move(r); });
+    auto manager = Manager(std::move(request), [&answer](absl::StatusOr<http::Response> r) { answer = std::move(r); });
     dispatcher_->Post([&] { manager->Start(); });
     Settle();
     return manager;
