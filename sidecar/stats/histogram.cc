@@ -26,6 +26,11 @@ prometheus::ClientMetric Histogram::Collect() const {
   return metric;
 }
 
+HistogramFamily::HistogramFamily(HistogramRegistry& registry, std::string name, std::string help)
+    : HistogramFamily(std::move(name), std::move(help)) {
+  registry.families_.push_back(this);
+}
+
 Histogram& HistogramFamily::Add(const Labels& labels, const Histogram::BucketBoundaries& bounds) {
   std::lock_guard<std::mutex> lock(mu_);
   std::unique_ptr<Histogram>& child = children_[labels];
@@ -46,6 +51,14 @@ std::vector<prometheus::MetricFamily> HistogramFamily::Collect() const {
     family.metric.push_back(std::move(metric));
   }
   return {std::move(family)};
+}
+
+std::vector<prometheus::MetricFamily> HistogramRegistry::Collect() const {
+  std::vector<prometheus::MetricFamily> out;
+  for (const HistogramFamily* family : families_) {
+    for (prometheus::MetricFamily& collected : family->Collect()) out.push_back(std::move(collected));
+  }
+  return out;
 }
 
 }  // namespace sidecar::stats

@@ -9,8 +9,9 @@
 // bucket count and a sum from slightly different moments, which Prometheus histograms tolerate
 // (prometheus-cpp's own Collect reads bucket by bucket as well).
 //
-// The family mirrors prometheus::Family<Histogram>'s Add and Collect, so call sites read the same,
-// and Metrics::SerializeText appends these families to the registry's.
+// The family mirrors prometheus::Family<Histogram>'s Add and Collect, so call sites read the same.
+// prometheus-cpp 1.0's Registry cannot hold a foreign collectable, so families join a
+// HistogramRegistry instead, and Metrics::SerializeText appends its families to the Registry's.
 
 #include <atomic>
 #include <cstdint>
@@ -53,10 +54,14 @@ class Histogram {
   std::atomic<double> sum_{0};
 };
 
+class HistogramRegistry;
+
 class HistogramFamily {
  public:
   using Labels = std::map<std::string, std::string>;
   HistogramFamily(std::string name, std::string help) : name_(std::move(name)), help_(std::move(help)) {}
+  // Joins `registry`, which then collects it; `registry` must not outlive the family.
+  HistogramFamily(HistogramRegistry& registry, std::string name, std::string help);
   HistogramFamily(const HistogramFamily&) = delete;
   HistogramFamily& operator=(const HistogramFamily&) = delete;
 
@@ -70,6 +75,23 @@ class HistogramFamily {
   const std::string name_, help_;
   mutable std::mutex mu_;
   std::map<Labels, std::unique_ptr<Histogram>> children_;  // guarded by mu_
+};
+
+// The families of one scrape, in the order they joined: what prometheus::Registry is for its own
+// families. A family joins when it is constructed, so a new histogram cannot be left out of the
+// scrape. Joining is not thread-safe: families join while their owner is being built.
+class HistogramRegistry {
+ public:
+  HistogramRegistry() = default;
+  HistogramRegistry(const HistogramRegistry&) = delete;
+  HistogramRegistry& operator=(const HistogramRegistry&) = delete;
+
+  // Every joined family that has a child. Thread-safe.
+  std::vector<prometheus::MetricFamily> Collect() const;
+
+ private:
+  friend class HistogramFamily;
+  std::vector<const HistogramFamily*> families_;
 };
 
 }  // namespace sidecar::stats

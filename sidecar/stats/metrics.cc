@@ -40,7 +40,7 @@ Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       requests_total(Register(prometheus::BuildCounter(), "sidecar_requests_total",
                               "Requests handled, by listener, service, action and outcome", *registry_)),
-      request_duration_seconds("sidecar_request_duration_seconds",
+      request_duration_seconds(histograms_, "sidecar_request_duration_seconds",
                                "Request latency from receipt to reply, in seconds"),
       requests_active(Register(prometheus::BuildGauge(), "sidecar_requests_active",
                                "Requests received and not yet answered", *registry_)),
@@ -67,7 +67,8 @@ Metrics::Metrics()
                                    "Upstream requests waiting for a connection", *registry_)),
       upstream_rq_total(Register(prometheus::BuildCounter(), "sidecar_upstream_rq_total",
                                  "Upstream requests, by outcome", *registry_)),
-      upstream_rq_duration_seconds("sidecar_upstream_rq_duration_seconds", "Upstream request latency, in seconds"),
+      upstream_rq_duration_seconds(histograms_, "sidecar_upstream_rq_duration_seconds",
+                                   "Upstream request latency, in seconds"),
       upstream_healthy(Register(prometheus::BuildGauge(), "sidecar_upstream_healthy",
                                 "1 while the upstream passes its health check", *registry_)),
       health_checks_total(Register(prometheus::BuildCounter(), "sidecar_health_checks_total",
@@ -109,7 +110,7 @@ Metrics::Metrics()
                                   "Body bytes of streamed replies", *registry_)),
       streams_total(Register(prometheus::BuildCounter(), "sidecar_streams_total",
                              "Streamed replies ended, by outcome (ok|cancelled|error)", *registry_)),
-      stream_first_chunk_seconds("sidecar_stream_first_chunk_seconds",
+      stream_first_chunk_seconds(histograms_, "sidecar_stream_first_chunk_seconds",
                                  "Time from the request to the first body byte of a streamed reply"),
       stream_unacked_chunks(Register(prometheus::BuildGauge(), "sidecar_stream_unacked_chunks",
                                      "Streamed chunks published and not yet acknowledged", *registry_)),
@@ -124,10 +125,7 @@ Metrics::Metrics()
 std::string Metrics::SerializeText() const {
   std::ostringstream out;
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  for (const HistogramFamily* histograms :
-       {&request_duration_seconds, &upstream_rq_duration_seconds, &stream_first_chunk_seconds}) {
-    for (prometheus::MetricFamily& family : histograms->Collect()) families.push_back(std::move(family));
-  }
+  for (prometheus::MetricFamily& family : histograms_.Collect()) families.push_back(std::move(family));
   prometheus::TextSerializer().Serialize(out, families);
   std::string text = out.str();
   // prometheus-cpp leaves a family without series out of the scrape. Families that alert rules

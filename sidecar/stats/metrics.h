@@ -17,8 +17,9 @@ namespace sidecar::stats {
 
 class Metrics {
  private:
-  // Declared first: the families below are registered in it during construction.
+  // Declared first: the families below are registered in them during construction.
   std::shared_ptr<prometheus::Registry> registry_;
+  HistogramRegistry histograms_;
 
  public:
   Metrics();

@@ -77,6 +77,20 @@ TEST(HistogramTest, AFamilyHandsOutOneChildPerLabelSetAndCollectsThemLabelled) {
   EXPECT_EQ(first.histogram.bucket[2].cumulative_count, 2u);
 }
 
+TEST(HistogramTest, ARegistryCollectsEveryFamilyThatJoinedItInOrderSkippingEmptyOnes) {
+  HistogramRegistry registry;
+  HistogramFamily first(registry, "first_seconds", "first");
+  HistogramFamily empty(registry, "empty_seconds", "no child yet");
+  HistogramFamily last(registry, "last_seconds", "last");
+  EXPECT_TRUE(registry.Collect().empty());
+  last.Add({}, {1}).Observe(0.5);
+  first.Add({}, {1}).Observe(2);
+  const std::vector<prometheus::MetricFamily> collected = registry.Collect();
+  ASSERT_EQ(collected.size(), 2u);
+  EXPECT_EQ(collected[0].name, "first_seconds");
+  EXPECT_EQ(collected[1].name, "last_seconds");
+}
+
 TEST(HistogramTest, TheScrapeCarriesTheHistogramFamiliesInTheTextFormat) {
   Metrics metrics;
   metrics.request_duration_seconds
