@@ -140,14 +140,16 @@ absl::StatusOr<Subject> ParseSubject(std::string_view subject) {
     return InvalidArgument("subject", "malformed",
                            absl::StrCat("subject \"", AbslView(subject), "\": ", AbslView(why)));
   };
-  std::vector<std::string_view> tokens;
-  for (size_t start = 0;;) {
+  // Four tokens are expected; counting stops at a fifth, which is already too many.
+  std::array<std::string_view, 5> tokens;
+  size_t count = 0;
+  for (size_t start = 0; count < tokens.size();) {
     size_t dot = subject.find('.', start);
-    tokens.push_back(subject.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    tokens[count++] = subject.substr(start, dot == std::string_view::npos ? dot : dot - start);
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
-  if (tokens.size() != 4 || tokens[0] != "svc" || tokens[2] != "v1") {
+  if (count != 4 || tokens[0] != "svc" || tokens[2] != "v1") {
     return malformed("expected svc.<service>.v1.<action>");
   }
   if (!IsServiceName(tokens[1])) return malformed("service name must match [a-z][a-z0-9-]*");

@@ -58,6 +58,26 @@ int HexValue(char c) {
   return -1;
 }
 
+// Appends `text` with its %XX escapes decoded to `out`; false on a truncated or non-hex escape.
+bool AppendPercentDecoded(std::string_view text, bool plus_as_space, std::string& out) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      if (i + 2 >= text.size()) return false;
+      int hi = HexValue(text[i + 1]);
+      int lo = HexValue(text[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_as_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
 // Splits "/a/b/" into {"a", "b", ""}. `path` starts with '/'.
 std::vector<std::string_view> SplitSegments(std::string_view path) {
   std::vector<std::string_view> out;
@@ -95,21 +115,7 @@ std::string PercentEncode(std::string_view text) {
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_as_space) {
   std::string out;
   out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      int hi = HexValue(text[i + 1]);
-      int lo = HexValue(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_as_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
+  if (!AppendPercentDecoded(text, plus_as_space, out)) return std::nullopt;
   return out;
 }
 
@@ -195,22 +201,39 @@ absl::StatusOr<std::string> PathTemplate::Expand(
   return out;
 }
 
-std::optional<std::map<std::string, std::string>> PathTemplate::Match(std::string_view path) const {
+std::optional<RequestPath> RequestPath::Parse(std::string_view path) {
   path = path.substr(0, std::min(path.find('?'), path.find('#')));
   if (path.empty() || path[0] != '/') return std::nullopt;
-  std::vector<std::string_view> parts = SplitSegments(path);
-  if (parts.size() != segments_.size()) return std::nullopt;
-  std::map<std::string, std::string> vars;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    std::optional<std::string> decoded = PercentDecode(parts[i]);
-    if (!decoded) return std::nullopt;
-    const Segment& seg = segments_[i];
-    if (seg.is_variable) {
-      if (decoded->empty()) return std::nullopt;
-      vars.emplace(seg.text, std::move(*decoded));
-    } else if (*decoded != seg.text) {
+  RequestPath out;
+  out.decoded_.reserve(path.size());  // decoding never lengthens the text
+  size_t start = 1;
+  while (true) {
+    const size_t slash = std::min(path.find('/', start), path.size());
+    const size_t offset = out.decoded_.size();
+    if (!AppendPercentDecoded(path.substr(start, slash - start), /*plus_as_space=*/false, out.decoded_)) {
       return std::nullopt;
     }
+    out.bounds_.emplace_back(offset, out.decoded_.size() - offset);
+    if (slash == path.size()) return out;
+    start = slash + 1;
+  }
+}
+
+std::optional<std::map<std::string, std::string>> PathTemplate::Match(std::string_view path) const {
+  std::optional<RequestPath> parsed = RequestPath::Parse(path);
+  if (!parsed) return std::nullopt;
+  return Match(*parsed);
+}
+
+std::optional<std::map<std::string, std::string>> PathTemplate::Match(const RequestPath& path) const {
+  if (path.size() != segments_.size()) return std::nullopt;
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    const Segment& seg = segments_[i];
+    if (seg.is_variable ? path.segment(i).empty() : path.segment(i) != seg.text) return std::nullopt;
+  }
+  std::map<std::string, std::string> vars;
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    if (segments_[i].is_variable) vars.emplace(segments_[i].text, std::string(path.segment(i)));
   }
   return vars;
 }

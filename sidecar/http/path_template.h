@@ -12,9 +12,33 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 
 namespace sidecar::http {
+
+// A request path split at '/' and percent-decoded once, so that matching it against every route
+// of a service splits and decodes it once instead of once per route. Segments are split before
+// they are decoded: "%2F" stays inside its segment.
+class RequestPath {
+ public:
+  // A query string and fragment are ignored. Returns nullopt when the path is empty, does not
+  // start with '/' or holds a malformed %-escape (no template matches such a path).
+  static std::optional<RequestPath> Parse(std::string_view path);
+
+  size_t size() const { return bounds_.size(); }
+  std::string_view segment(size_t i) const {
+    return std::string_view(decoded_).substr(bounds_[i].first, bounds_[i].second);
+  }
+
+ private:
+  RequestPath() = default;
+
+  std::string decoded_;  // every segment, decoded, back to back
+  // Offset and length of each segment in decoded_: offsets, unlike views, survive a move of a
+  // short (inline) string.
+  absl::InlinedVector<std::pair<size_t, size_t>, 8> bounds_;
+};
 
 class PathTemplate {
  public:
@@ -39,6 +63,8 @@ class PathTemplate {
   // receive decoded values. Returns nullopt on no match, on a malformed %-escape or on an empty
   // variable segment.
   std::optional<std::map<std::string, std::string>> Match(std::string_view path) const;
+  // The same for a path parsed once; allocates only for a match.
+  std::optional<std::map<std::string, std::string>> Match(const RequestPath& path) const;
 
   // Ranking between templates that match the same path (both have as many segments): the one whose
   // first differing segment is a literal is more specific, so "/a/schema" beats "/a/{key}" and

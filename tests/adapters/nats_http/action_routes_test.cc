@@ -283,6 +283,9 @@ TEST_F(ActionRoutesTest, DecodeUnknownPathIsNotFound) {
       table_->Decode("PATCH", "/api/settings/players/p1/values", "{}").status();
   EXPECT_EQ(wrong_method.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(wrong_method.message()), HasSubstr("another method"));
+  // A malformed escape matches no template, even where a variable would take any text.
+  EXPECT_EQ(table_->Decode("GET", "/api/settings/players/p%zz/values", "").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(ActionRoutesTest, EncodeThenDecodeRoundTrips) {

@@ -32,7 +32,7 @@ TEST(SubjectTest, ParsesServiceAndAction) {
 
 TEST(SubjectTest, RejectsOtherShapes) {
   for (std::string_view subject :
-       {"", "svc.auth.v1", "svc.auth.v1.login.extra", "evt.auth.v1.login", "svc.auth.v2.login",
+       {"", "svc.auth.v1", "svc.auth.v1.login.extra", "svc.auth.v1.login.extra.more", "evt.auth.v1.login", "svc.auth.v2.login",
         "svc..v1.login", "svc.auth.v1.", "svc.Auth.v1.login", "svc.auth.v1.Login", "svc.auth.v1.*",
         "svc.auth.v1.>", "svc.auth_x.v1.login", "svc.auth.v1.log-in"}) {
     SCOPED_TRACE(subject);

@@ -107,6 +107,33 @@ TEST(PathTemplateTest, MatchRejectsMismatches) {
   EXPECT_TRUE(MustParse("/api/x").Match("/api/%78").has_value());
 }
 
+TEST(PathTemplateTest, ARequestPathParsedOnceMatchesEveryTemplateAsTheTextDoes) {
+  // A long segment (past std::string's inline size) and an escaped slash that stays one segment.
+  const std::string path = "/api/settings/players/pl_a8694c9d17e9b948%2Fx/keys/audio%20volume?a=1";
+  std::optional<RequestPath> parsed = RequestPath::Parse(path);
+  ASSERT_TRUE(parsed.has_value());
+  ASSERT_EQ(parsed->size(), 6u);
+  EXPECT_EQ(parsed->segment(3), "pl_a8694c9d17e9b948/x");
+  EXPECT_EQ(parsed->segment(5), "audio volume");
+  const RequestPath moved = std::move(*parsed);  // segments are offsets: a move keeps them
+  EXPECT_EQ(moved.segment(0), "api");
+  for (const char* text : {"/api/settings/players/{player_id}/keys/{key}", "/api/settings/players/{player_id}",
+                           "/api/settings/{section}/{id}/keys/{key}", "/api/settings/schema/{a}/keys/{b}"}) {
+    SCOPED_TRACE(text);
+    const PathTemplate t = MustParse(text);
+    EXPECT_EQ(t.Match(moved), t.Match(path));
+  }
+  EXPECT_EQ(MustParse("/api/settings/players/{player_id}/keys/{key}").Match(moved)->at("player_id"),
+            "pl_a8694c9d17e9b948/x");
+  EXPECT_EQ(RequestPath::Parse("/")->size(), 1u);  // the root: one empty segment
+  EXPECT_EQ(RequestPath::Parse("/a/")->segment(1), "");
+  EXPECT_FALSE(RequestPath::Parse("/a/%zz").has_value());
+  EXPECT_FALSE(RequestPath::Parse("/a/%4").has_value());
+  EXPECT_FALSE(RequestPath::Parse("a/b").has_value());
+  EXPECT_FALSE(RequestPath::Parse("").has_value());
+  EXPECT_FALSE(RequestPath::Parse("?q=1").has_value());
+}
+
 TEST(PathTemplateTest, LiteralBeatsVariableInRanking) {
   PathTemplate by_key = MustParse("/api/settings/schema/{key}");
   PathTemplate schema = MustParse("/api/settings/{section}/{key}");
