@@ -172,7 +172,7 @@ absl::Status DeliverToNative(natsConnection* conn, const config::Config& config,
   }
   headers.emplace_back("Content-Type", "application/json");
   const std::string subject = absl::StrCat("svc.", service, ".v1.", decoded.action);
-  ASSIGN_OR_RETURN(JsMsgPtr msg, NewMsg(subject, headers, decoded.payload));
+  ASSIGN_OR_RETURN(JsMsgPtr msg, NewMsg(subject, headers, decoded.Payload()));
   natsMsg* raw_reply = nullptr;
   natsStatus s = natsConnection_RequestMsg(&raw_reply, conn, msg.get(), consumer->timeout_ms);
   JsMsgPtr reply(raw_reply);

@@ -41,8 +41,52 @@ bool IsValidActionName(std::string_view name) {
   });
 }
 
-// Never throws: strings came out of the parser (valid UTF-8) or from percent-decoding (maybe not).
+// Never throws: strings came out of the parser or through Utf8 (valid UTF-8 both).
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// RFC 3629 UTF-8, as nlohmann's parser accepts it: no overlong forms, no surrogates, nothing
+// above U+10FFFF.
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length;
+    unsigned char second_lo = 0x80, second_hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) second_lo = 0xA0;  // overlong
+      if (c == 0xED) second_hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) second_lo = 0x90;  // overlong
+      if (c == 0xF4) second_hi = 0x8F;  // above U+10FFFF
+    } else {
+      return false;
+    }
+    if (text.size() - i < length) return false;
+    const auto second = static_cast<unsigned char>(text[i + 1]);
+    if (second < second_lo || second > second_hi) return false;
+    for (size_t k = 2; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < 0x80 || next > 0xBF) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// Percent-decoded text as a JSON string can carry it: each invalid UTF-8 sequence becomes U+FFFD,
+// exactly as nlohmann's dump replaces it (it does the replacing, on this rare path).
+std::string Utf8(std::string text) {
+  if (IsValidUtf8(text)) return text;
+  return Json::parse(Dump(Json(std::move(text)))).get<std::string>();
+}
 
 // A JSON scalar as it travels in a path segment or a query value. nullopt for null, arrays,
 // objects. Integral floats within ±2^53 print as integers so that `5.0` reaches an i32 field as "5"
@@ -112,7 +156,7 @@ absl::StatusOr<std::map<std::string, std::vector<std::string>>> ParseQuery(std::
                              absl::StrCat("malformed percent-escape in query parameter ", *key));
     }
     if (key->empty() || value->empty()) continue;
-    out[*key].push_back(std::move(*value));
+    out[Utf8(*std::move(key))].push_back(Utf8(*std::move(value)));
   }
   return out;
 }
@@ -278,14 +322,16 @@ absl::StatusOr<DecodedRequest> ActionRouteTable::Decode(std::string_view method,
       }
       continue;  // equal: keep the sender's JSON type
     }
-    fields[name] = value;
+    fields[name] = Utf8(value);
   }
 
   DecodedRequest decoded;
   decoded.action = best->action;
   decoded.path_params = std::move(params);
-  decoded.payload = Dump(fields);
+  decoded.fields = std::move(fields);
   return decoded;
 }
+
+std::string DecodedRequest::Payload() const { return Dump(fields); }
 
 }  // namespace sidecar::adapters::nats_http

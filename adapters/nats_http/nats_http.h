@@ -39,6 +39,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "sidecar/config/config.h"
 #include "sidecar/http/message.h"
 #include "sidecar/http/path_template.h"
@@ -86,8 +87,13 @@ struct HttpForm {
 // The reverse, for the HTTP gateway: a legacy-style HTTP request -> action + JSON object payload.
 struct DecodedRequest {
   std::string action;
-  std::map<std::string, std::string> path_params;  // percent-decoded
-  std::string payload;  // compact JSON object: path params + query or body
+  std::map<std::string, std::string> path_params;  // percent-decoded, byte for byte
+  // A JSON object: path params + query or body. Every string in it is UTF-8: percent-decoded bytes
+  // that are not have each invalid sequence replaced by U+FFFD. A tree, not text, because the
+  // transcoder goes on to build a protobuf message from it (text would be parsed again).
+  nlohmann::json fields;
+  // `fields` as compact JSON text.
+  std::string Payload() const;
 };
 
 // Action -> method + path template for one service, built once from config and shared read-only.

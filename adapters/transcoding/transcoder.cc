@@ -265,7 +265,7 @@ absl::StatusOr<Transcoder::ProtoRequest> Transcoder::DecodeHttpRequest(
   ASSIGN_OR_RETURN(nats_http::DecodedRequest decoded,
                    routes_.Decode(method, path_with_query, body));
   ASSIGN_OR_RETURN(const Action* a, FindAction(decoded.action));
-  Json payload = Json::parse(decoded.payload, nullptr, /*allow_exceptions=*/false);
+  Json payload = std::move(decoded.fields);
   if (!payload.is_object()) return absl::InternalError("Decode produced a non-object payload");
 
   const Descriptor& type = *a->method->input_type();

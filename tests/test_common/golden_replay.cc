@@ -97,7 +97,7 @@ GoldenObserved GoldenReplayer::OverNats(const std::string& service, const std::s
     EXPECT_TRUE(decoded.ok()) << decoded.status();
     if (!decoded.ok()) return {};
     action = decoded->action;
-    payload = decoded->payload;
+    payload = decoded->Payload();
   }
   NatsRequestSpec request{absl::StrCat("svc.", service, ".v1.", action), {}, payload};
   for (const auto& [k, v] : headers) request.headers.push_back({k, v});

@@ -216,7 +216,7 @@ TEST_F(ActionRoutesTest, DecodeGetMergesPathAndQuery) {
   EXPECT_EQ(d->action, "get_settings");
   EXPECT_THAT(d->path_params, ElementsAre(Pair("player_id", "pl_a8694c9d17e9b948")));
   EXPECT_EQ(
-      Json::parse(d->payload),
+      d->fields,
       Json::parse(R"({"player_id":"pl_a8694c9d17e9b948","keys":["a","b"],"platform":"mobile"})"));
 }
 
@@ -224,7 +224,20 @@ TEST_F(ActionRoutesTest, DecodeQueryValuesArePercentAndPlusDecoded) {
   absl::StatusOr<DecodedRequest> d =
       table_->Decode("GET", "/api/settings/players/a%2Fb?q=x+y%26z", "");
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_EQ(Json::parse(d->payload), Json::parse(R"({"player_id":"a/b","q":"x y&z"})"));
+  EXPECT_EQ(d->fields, Json::parse(R"({"player_id":"a/b","q":"x y&z"})"));
+}
+
+TEST_F(ActionRoutesTest, DecodeReplacesPercentDecodedBytesThatAreNotUtf8) {
+  // Percent-decoding yields any byte; JSON carries only UTF-8, so each invalid sequence in a path
+  // value, a query key or a query value becomes U+FFFD. Valid multi-byte text is kept.
+  absl::StatusOr<DecodedRequest> d = table_->Decode(
+      "GET", "/api/settings/players/a%FFb?q=x%C3&k%E2%82=1&ok=%C3%A9%F0%9F%98%80&s=%ED%A0%80", "");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->path_params.at("player_id"), "a\xFF" "b");  // the path value itself stays raw
+  EXPECT_EQ(d->fields,
+            Json::parse("{\"player_id\":\"a\\ufffdb\",\"q\":\"x\\ufffd\",\"k\\ufffd\":\"1\","
+                        "\"ok\":\"\u00e9\\ud83d\\ude00\",\"s\":\"\\ufffd\\ufffd\\ufffd\"}"));
+  EXPECT_EQ(Json::parse(d->Payload()), d->fields);  // the text form, for callers that send it on
 }
 
 TEST_F(ActionRoutesTest, DecodePostMergesPathAndBody) {
@@ -233,7 +246,7 @@ TEST_F(ActionRoutesTest, DecodePostMergesPathAndBody) {
                      R"({"expected_revision":3,"values":{}})");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->action, "set_values");
-  EXPECT_EQ(Json::parse(d->payload),
+  EXPECT_EQ(d->fields,
             Json::parse(R"({"player_id":"p1","expected_revision":3,"values":{}})"));
 }
 
@@ -269,7 +282,7 @@ TEST_F(ActionRoutesTest, DecodeRanksLiteralsFirst) {
   absl::StatusOr<DecodedRequest> section = table_->Decode("GET", "/api/settings/other/audio.x", "");
   ASSERT_TRUE(section.ok()) << section.status();
   EXPECT_EQ(section->action, "get_by_section");
-  EXPECT_EQ(Json::parse(section->payload), Json::parse(R"({"section":"other","key":"audio.x"})"));
+  EXPECT_EQ(section->fields, Json::parse(R"({"section":"other","key":"audio.x"})"));
   absl::StatusOr<DecodedRequest> put = table_->Decode("PUT", "/api/settings/schema/audio.x", "");
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(put->action, "put_schema");
@@ -295,7 +308,7 @@ TEST_F(ActionRoutesTest, EncodeThenDecodeRoundTrips) {
   absl::StatusOr<DecodedRequest> d = table_->Decode(form->method, form->path, form->body);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->action, "get_settings");
-  EXPECT_EQ(Json::parse(d->payload), Json::parse(payload));
+  EXPECT_EQ(d->fields, Json::parse(payload));
 }
 
 }  // namespace
