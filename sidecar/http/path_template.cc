@@ -60,20 +60,24 @@ int HexValue(char c) {
 
 // Appends `text` with its %XX escapes decoded to `out`; false on a truncated or non-hex escape.
 bool AppendPercentDecoded(std::string_view text, bool plus_as_space, std::string& out) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%') {
-      if (i + 2 >= text.size()) return false;
-      int hi = HexValue(text[i + 1]);
-      int lo = HexValue(text[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_as_space) {
+  const std::string_view special = plus_as_space ? "%+" : "%";
+  size_t i = 0;
+  while (i < text.size()) {
+    // Runs without escapes (most of a path) are appended whole, not byte by byte.
+    const size_t next = std::min(text.find_first_of(special, i), text.size());
+    out.append(text.data() + i, next - i);
+    if (next == text.size()) break;
+    if (text[next] == '+') {
       out.push_back(' ');
-    } else {
-      out.push_back(c);
+      i = next + 1;
+      continue;
     }
+    if (next + 2 >= text.size()) return false;
+    const int hi = HexValue(text[next + 1]);
+    const int lo = HexValue(text[next + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i = next + 3;
   }
   return true;
 }

@@ -171,6 +171,14 @@ TEST(PercentCodingTest, RoundTripsAndDecodesPlusOnlyInQueries) {
   EXPECT_EQ(*PercentDecode("a+b", /*plus_as_space=*/true), "a b");
   EXPECT_FALSE(PercentDecode("%G1").has_value());
   EXPECT_FALSE(PercentDecode("abc%").has_value());
+  // Escapes back to back, at either end, among runs of plain text and pluses.
+  EXPECT_EQ(*PercentDecode("%41%42"), "AB");
+  EXPECT_EQ(*PercentDecode("ab%41"), "abA");
+  EXPECT_EQ(*PercentDecode("+%2B++x", /*plus_as_space=*/true), " +  x");
+  EXPECT_EQ(*PercentDecode(""), "");
+  EXPECT_FALSE(PercentDecode("ab%4").has_value());
+  EXPECT_FALSE(PercentDecode("%%41").has_value());
+  EXPECT_FALSE(PercentDecode("a+%4g", /*plus_as_space=*/true).has_value());
 }
 
 }  // namespace
