@@ -60,7 +60,8 @@ class HistogramFamily {
  public:
   using Labels = std::map<std::string, std::string>;
   HistogramFamily(std::string name, std::string help) : name_(std::move(name)), help_(std::move(help)) {}
-  // Joins `registry`, which then collects it; `registry` must not outlive the family.
+  // Joins `registry`, which keeps a pointer to this family: every Collect of `registry` must happen
+  // while the family lives (Metrics destroys both together and collects neither while it does).
   HistogramFamily(HistogramRegistry& registry, std::string name, std::string help);
   HistogramFamily(const HistogramFamily&) = delete;
   HistogramFamily& operator=(const HistogramFamily&) = delete;
@@ -86,7 +87,7 @@ class HistogramRegistry {
   HistogramRegistry(const HistogramRegistry&) = delete;
   HistogramRegistry& operator=(const HistogramRegistry&) = delete;
 
-  // Every joined family that has a child. Thread-safe.
+  // Every joined family that has a child. Thread-safe once the families have joined.
   std::vector<prometheus::MetricFamily> Collect() const;
 
  private:
