@@ -365,23 +365,14 @@ absl::Status ConfigureAuth(const config::NatsConfig& cfg, natsOptions* opts) {
   if (s == NATS_OK && !cfg.token.empty()) s = natsOptions_SetToken(opts, cfg.token.c_str());
   RETURN_IF_ERROR(FromNats(s, "nats: setting user/password or token"));
   if (!cfg.credentials_file.empty()) {
-    // One chained .creds file holds both the user JWT and the seed: nats.c reads it on every
-    // connect, so a rotated file is picked up at the next reconnect.
-    RETURN_IF_ERROR(FromNats(natsOptions_SetUserCredentialsFromFiles(opts, cfg.credentials_file.c_str(), nullptr),
-                             "nats.credentials_file '" + cfg.credentials_file + "'"));
+    // One chained .creds file holds both the user JWT and the seed; it is read at every connect,
+    // so a rotated file is picked up at the next reconnect.
+    absl::Status creds = SetUserCredentialsFromFile(opts, cfg.credentials_file);
+    if (!creds.ok()) return absl::InvalidArgumentError(absl::StrCat("nats.credentials_file: ", creds.message()));
   }
   if (!cfg.nkey_seed_file.empty()) {
-    // nats.c wants the public key beside the seed file; derive it so the config names one file.
-    absl::StatusOr<std::string> seed = ReadSeedFile(cfg.nkey_seed_file);
-    if (!seed.ok()) return absl::InvalidArgumentError(absl::StrCat("nats.nkey_seed_file: ", seed.status().message()));
-    absl::StatusOr<std::string> public_key = NKeyPublicFromSeed(*seed);
-    std::fill(seed->begin(), seed->end(), '\0');
-    if (!public_key.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("nats.nkey_seed_file '", cfg.nkey_seed_file, "': ", public_key.status().message()));
-    }
-    RETURN_IF_ERROR(FromNats(natsOptions_SetNKeyFromSeed(opts, public_key->c_str(), cfg.nkey_seed_file.c_str()),
-                             "nats.nkey_seed_file '" + cfg.nkey_seed_file + "'"));
+    absl::Status nkey = SetNKeyFromSeedFile(opts, cfg.nkey_seed_file);
+    if (!nkey.ok()) return absl::InvalidArgumentError(absl::StrCat("nats.nkey_seed_file: ", nkey.message()));
   }
   return absl::OkStatus();
 }
@@ -442,7 +433,7 @@ absl::StatusOr<NatsConnectionPtr> ConnectBlocking(const config::NatsConfig& cfg,
   RETURN_IF_ERROR(FromNats(natsOptions_SetWriteDeadline(opts.get(), cfg.ping_interval_ms * (cfg.max_pings_out + 1)),
                            "configuring NATS options"));
   natsConnection* raw = nullptr;
-  RETURN_IF_ERROR(ConnectError(natsConnection_Connect(&raw, opts.get()), "connecting to NATS (" + name + ")"));
+  RETURN_IF_ERROR(ConnectError(ConnectWithNKeyRetry(&raw, opts.get()), "connecting to NATS (" + name + ")"));
   return NatsConnectionPtr(raw);
 }
 

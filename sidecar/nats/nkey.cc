@@ -6,7 +6,11 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -217,6 +221,116 @@ absl::StatusOr<std::string> ReadSeedFile(const std::string& path) {
     if (line.size() == 58 && line[0] == 'S') return std::string(line);
   }
   return absl::InvalidArgumentError(absl::StrCat("NKey seed file '", path, "' holds no seed (a line SU...)"));
+}
+
+namespace {
+
+// nats.c's signature callback. `closure` is the seed or .creds file's path (see InternedPath). Runs on the
+// connecting thread (the caller's, or nats.c's reconnect thread); no exception may leave it.
+natsStatus SignNonce(char** error_text, unsigned char** signature, int* signature_length, const char* nonce,
+                     void* closure) noexcept {
+  const std::string& seed_file = *static_cast<const std::string*>(closure);
+  absl::StatusOr<std::string> seed = ReadSeedFile(seed_file);
+  absl::StatusOr<std::string> signed_nonce =
+      seed.ok() ? NKeySign(*seed, nonce) : absl::StatusOr<std::string>(seed.status());
+  if (seed.ok()) OPENSSL_cleanse(seed->data(), seed->size());
+  if (!signed_nonce.ok()) {
+    // nats.c frees both buffers with free().
+    *error_text = strdup(std::string(signed_nonce.status().message()).c_str());
+    return NATS_ERR;
+  }
+  if ((*signed_nonce)[0] == '\0') {  // nats.c would send no signature at all (nkey.h)
+    *error_text = strdup(kUnsendableSignature);
+    return NATS_ERR;
+  }
+  *signature = static_cast<unsigned char*>(malloc(signed_nonce->size()));
+  if (*signature == nullptr) return NATS_NO_MEMORY;
+  memcpy(*signature, signed_nonce->data(), signed_nonce->size());
+  *signature_length = static_cast<int>(signed_nonce->size());
+  return NATS_OK;
+}
+
+// nats.c's user JWT callback; `closure` is the .creds file's path (see InternedPath).
+natsStatus ReadJwt(char** jwt, char** error_text, void* closure) noexcept {
+  absl::StatusOr<std::string> read = ReadCredsJwt(*static_cast<const std::string*>(closure));
+  if (!read.ok()) {
+    *error_text = strdup(std::string(read.status().message()).c_str());
+    return NATS_ERR;
+  }
+  *jwt = strdup(read->c_str());
+  return *jwt == nullptr ? NATS_NO_MEMORY : NATS_OK;
+}
+
+// A copy of `path` that lives as long as the process. nats.c copies the callback's closure pointer
+// into every connection made from the options and has no hook to free it, so the closure cannot be
+// owned by anything shorter-lived; a process names a handful of seed files, so keeping each once
+// is bounded.
+const std::string* InternedPath(const std::string& path) {
+  static std::mutex mu;
+  static auto* paths = new std::set<std::string>();  // never destroyed: connections may outlive main
+  std::lock_guard<std::mutex> lock(mu);
+  return &*paths->insert(path).first;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadCredsJwt(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read credentials file '", path, "'"));
+  std::ostringstream content;
+  content << file.rdbuf();
+  std::string text = content.str();
+  Wiped wipe_text(&text);  // the file holds the seed too
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '-') continue;
+    std::vector<absl::string_view> parts = absl::StrSplit(line, '.');
+    if (parts.size() == 3 && !parts[0].empty() && !parts[1].empty() && !parts[2].empty()) return std::string(line);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("credentials file '", path, "' holds no user JWT"));
+}
+
+absl::Status SetUserCredentialsFromFile(natsOptions* opts, const std::string& creds_file) {
+  absl::StatusOr<std::string> jwt = ReadCredsJwt(creds_file);
+  if (!jwt.ok()) return absl::InvalidArgumentError(jwt.status().message());
+  absl::StatusOr<std::string> seed = ReadSeedFile(creds_file);
+  if (!seed.ok()) return absl::InvalidArgumentError(seed.status().message());
+  Wiped wipe_seed(&*seed);
+  if (absl::StatusOr<std::string> key = NKeyPublicFromSeed(*seed); !key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("credentials file '", creds_file, "': ", key.status().message()));
+  }
+  void* path = const_cast<std::string*>(InternedPath(creds_file));
+  const natsStatus s = natsOptions_SetUserCredentialsCallbacks(opts, &ReadJwt, path, &SignNonce, path);
+  if (s != NATS_OK) {
+    return absl::InternalError(absl::StrCat("natsOptions_SetUserCredentialsCallbacks: ", natsStatus_GetText(s)));
+  }
+  return absl::OkStatus();
+}
+
+natsStatus ConnectWithNKeyRetry(natsConnection** conn, natsOptions* opts) {
+  constexpr int kAttempts = 8;  // all eight fail by chance once in 2^64
+  natsStatus s = NATS_OK;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    s = natsConnection_Connect(conn, opts);
+    if (s == NATS_OK || std::strstr(nats_GetLastError(nullptr), kUnsendableSignature) == nullptr) break;
+  }
+  return s;
+}
+
+absl::Status SetNKeyFromSeedFile(natsOptions* opts, const std::string& seed_file) {
+  absl::StatusOr<std::string> seed = ReadSeedFile(seed_file);
+  if (!seed.ok()) return absl::InvalidArgumentError(seed.status().message());
+  Wiped wipe_seed(&*seed);
+  absl::StatusOr<std::string> public_key = NKeyPublicFromSeed(*seed);
+  if (!public_key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("NKey seed file '", seed_file, "': ", public_key.status().message()));
+  }
+  const natsStatus s = natsOptions_SetNKey(opts, public_key->c_str(), &SignNonce,
+                                           const_cast<std::string*>(InternedPath(seed_file)));
+  if (s != NATS_OK) {
+    return absl::InternalError(absl::StrCat("natsOptions_SetNKey: ", natsStatus_GetText(s)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace sidecar::nats
