@@ -279,18 +279,18 @@ absl::StatusOr<DecodedRequest> ActionRouteTable::Decode(std::string_view method,
   std::map<std::string, std::string> params;
   bool other_method = false;
   // Parsed once for every route; nullopt (a malformed %-escape) matches no route.
-  const std::optional<http::RequestPath> request_path = http::RequestPath::Parse(path);
-  for (const ActionRoute& route : routes_) {
-    if (!request_path) break;
-    std::optional<std::map<std::string, std::string>> vars = route.path.Match(*request_path);
-    if (!vars) continue;
-    if (route.method != method) {
-      other_method = true;
-      continue;
-    }
-    if (best == nullptr || http::PathTemplate::MoreSpecific(route.path, best->path)) {
-      best = &route;
-      params = std::move(*vars);
+  if (const std::optional<http::RequestPath> request_path = http::RequestPath::Parse(path)) {
+    for (const ActionRoute& route : routes_) {
+      std::optional<std::map<std::string, std::string>> vars = route.path.Match(*request_path);
+      if (!vars) continue;
+      if (route.method != method) {
+        other_method = true;
+        continue;
+      }
+      if (best == nullptr || http::PathTemplate::MoreSpecific(route.path, best->path)) {
+        best = &route;
+        params = std::move(*vars);
+      }
     }
   }
   if (best == nullptr) {
