@@ -41,6 +41,25 @@ class Wiped {
   std::string* s_;
 };
 
+// The first non-blank line of `path`, whitespace-stripped, that `wanted` accepts. The file's text
+// is wiped afterwards: a seed file, and a .creds file, hold a secret. NOT_FOUND / INVALID_ARGUMENT
+// name the file, never its contents.
+template <typename Predicate>
+absl::StatusOr<std::string> FirstLineOf(const std::string& path, absl::string_view kind, absl::string_view lacking,
+                                        Predicate wanted) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read ", kind, " '", path, "'"));
+  std::ostringstream content;
+  content << file.rdbuf();
+  std::string text = content.str();
+  Wiped wipe_text(&text);
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty() && wanted(line)) return std::string(line);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(kind, " '", path, "' holds ", lacking));
+}
+
 uint8_t PrefixOf(NKeyType type) {
   switch (type) {
     case NKeyType::kOperator: return 14 << 3;  // 'O'
@@ -210,17 +229,8 @@ absl::StatusOr<std::string> NKeySign(std::string_view seed, std::string_view dat
 }
 
 absl::StatusOr<std::string> ReadSeedFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read NKey seed file '", path, "'"));
-  std::ostringstream content;
-  content << file.rdbuf();
-  std::string text = content.str();
-  Wiped wipe_text(&text);
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    if (line.size() == 58 && line[0] == 'S') return std::string(line);
-  }
-  return absl::InvalidArgumentError(absl::StrCat("NKey seed file '", path, "' holds no seed (a line SU...)"));
+  return FirstLineOf(path, "NKey seed file", "no seed (a line SU...)",
+                     [](absl::string_view line) { return line.size() == 58 && line[0] == 'S'; });
 }
 
 namespace {
@@ -275,19 +285,11 @@ const std::string* InternedPath(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::string> ReadCredsJwt(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read credentials file '", path, "'"));
-  std::ostringstream content;
-  content << file.rdbuf();
-  std::string text = content.str();
-  Wiped wipe_text(&text);  // the file holds the seed too
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '-') continue;
+  return FirstLineOf(path, "credentials file", "no user JWT", [](absl::string_view line) {
+    if (line[0] == '-') return false;  // a "-----BEGIN ...-----" marker
     std::vector<absl::string_view> parts = absl::StrSplit(line, '.');
-    if (parts.size() == 3 && !parts[0].empty() && !parts[1].empty() && !parts[2].empty()) return std::string(line);
-  }
-  return absl::InvalidArgumentError(absl::StrCat("credentials file '", path, "' holds no user JWT"));
+    return parts.size() == 3 && !parts[0].empty() && !parts[1].empty() && !parts[2].empty();
+  });
 }
 
 absl::Status SetUserCredentialsFromFile(natsOptions* opts, const std::string& creds_file) {

@@ -148,6 +148,18 @@ class JsAdmin {
     return n;
   }
 
+  // What the stream holds at `seq`: its Nats-Msg-Id, or why there is nothing.
+  std::string MsgIdAt(const std::string& stream, uint64_t seq) {
+    natsMsg* msg = nullptr;
+    if (js_GetMsg(&msg, js_.get(), stream.c_str(), seq, nullptr, nullptr) != NATS_OK) {
+      return absl::StrCat("(none: ", nats_GetLastError(nullptr), ")");
+    }
+    const char* id = nullptr;
+    std::string out = natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr ? id : "(no id)";
+    natsMsg_Destroy(msg);
+    return out;
+  }
+
   // One line on the stream's cluster state: leader, each replica's current/offline/lag.
   std::string Describe(const std::string& stream) {
     jsStreamInfo* si = nullptr;
@@ -258,6 +270,7 @@ TEST(ChaosClusterNodeKill, R3EventsThroughEgressAndConsumerSurviveNodeRestartsWi
   spec.id_header = "Nats-Msg-Id";
   spec.tag = "ev";
   spec.check_echo = false;
+  spec.keep_ok_bodies = true;  // the PubAck ({"stream","seq"}) of an event that goes missing
   spec.connections = 32;
   spec.rate = 1e6;  // as fast as the R3 PubAcks allow
   spec.timeout = absl::Seconds(6);
@@ -340,7 +353,19 @@ TEST(ChaosClusterNodeKill, R3EventsThroughEgressAndConsumerSurviveNodeRestartsWi
 
   EXPECT_TRUE(sidecar->process().running()) << sidecar->output();
   EXPECT_GE(acked.size(), static_cast<size_t>(events)) << "the egress stalled";
-  EXPECT_EQ(missing, 0u) << "an event acknowledged to its producer never reached the upstream";
+  // For the first missing events: the PubAck the producer got and what the stream holds at that
+  // seq, which tells a lost write (nothing there) from an answer matched to the wrong publish.
+  std::string missing_report;
+  int reported = 0;
+  for (const HttpOutcome& r : outcomes) {
+    if (!r.ok() || delivered.count(absl::StrCat("ev-", r.seq)) > 0 || ++reported > 5) continue;
+    auto ack = nlohmann::json::parse(r.body, nullptr, false);
+    const uint64_t seq = ack.is_object() ? ack.value("seq", uint64_t{0}) : 0;
+    absl::StrAppend(&missing_report, "\n  ev-", r.seq, " answered ", r.status, " ", r.body, " at ",
+                    absl::FormatTime(r.sent), "; the stream at seq ", seq, ": ", admin.MsgIdAt("ORDERS", seq));
+  }
+  EXPECT_EQ(missing, 0u) << "an event acknowledged to its producer never reached the upstream" << missing_report
+                         << "\nstream ORDERS: " << admin.Describe("ORDERS");
   EXPECT_GE(delivered.size(), acked.size());
   EXPECT_GE(stored, static_cast<int64_t>(acked.size()));
   EXPECT_LE(stored, static_cast<int64_t>(outcomes.size())) << "an event was stored twice";

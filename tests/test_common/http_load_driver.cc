@@ -226,6 +226,7 @@ void HttpLoadDriver::Run(int index) {
     if (spec_.check_echo && o.status >= 200 && o.status < 300) {
       o.wrong_caller = !absl::StrContains(body, absl::StrCat(token, "\""));
     }
+    if (spec_.keep_ok_bodies && o.status >= 200 && o.status < 300) o.body = body;
     absl::MutexLock lock(&mu_);
     ok_ += o.ok();
     outcomes_.push_back(std::move(o));

@@ -41,6 +41,8 @@ struct HttpLoadSpec {
   std::function<bool()> thread_setup;
   // false: only the status is checked (the upstream does not echo bodies).
   bool check_echo = true;
+  // Keep each 2xx answer's body in its outcome (e.g. the egress's PubAck, for a failure report).
+  bool keep_ok_bodies = false;
 };
 
 struct HttpOutcome {
@@ -51,6 +53,7 @@ struct HttpOutcome {
   int status = 0;            // HTTP status; -1 transport failure (refused/reset); 0 timed out
   bool wrong_caller = false; // 2xx whose body lacks this request's token
   std::string reason;        // X-Sidecar-Reason, if any
+  std::string body;          // a 2xx answer's body, with HttpLoadSpec::keep_ok_bodies only
   bool ok() const { return status >= 200 && status < 300 && !wrong_caller; }
 };
 
