@@ -192,10 +192,10 @@ struct Connection::Shared {
   // Never event_free here. Attach and Detach run on nats.c's reconnect or closing thread while it
   // holds nats.c's connection lock, and event_free, called off the loop thread while the loop is
   // running that event's callback, waits for the callback to return. That callback waits for the
-  // same lock in natsConnection_ProcessReadEvent: a deadlock that froze the loop for good when the
-  // socket's read event fired just as a restarted server's node came back (ChaosClusterNodeKill,
-  // CI 2026-12-03). event_free_finalize returns at once; the loop frees the event after any running
-  // callback returns, or event_base_free does.
+  // same lock in natsConnection_ProcessReadEvent: a deadlock, which is how we read a CI run where
+  // the loop froze for good as a cluster node restarted (ChaosClusterNodeKill, 2026-12-03).
+  // event_free_finalize returns at once; the loop frees the event after any running callback
+  // returns, or event_base_free does.
   static void EventFinalized(::event*, void*) noexcept {}
   void FreeEventsLocked() {
     if (read_event != nullptr) event_free_finalize(0, read_event, &Shared::EventFinalized);
