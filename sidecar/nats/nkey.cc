@@ -235,23 +235,23 @@ absl::StatusOr<std::string> ReadSeedFile(const std::string& path) {
 
 namespace {
 
+// Fails a nats.c callback with `status`'s text (nats.c frees the text with free()).
+natsStatus FailCallback(char** error_text, const absl::Status& status) {
+  *error_text = strdup(std::string(status.message()).c_str());
+  return NATS_ERR;
+}
+
 // nats.c's signature callback. `closure` is the seed or .creds file's path (see InternedPath). Runs on the
 // connecting thread (the caller's, or nats.c's reconnect thread); no exception may leave it.
 natsStatus SignNonce(char** error_text, unsigned char** signature, int* signature_length, const char* nonce,
                      void* closure) noexcept {
-  const std::string& seed_file = *static_cast<const std::string*>(closure);
-  absl::StatusOr<std::string> seed = ReadSeedFile(seed_file);
-  absl::StatusOr<std::string> signed_nonce =
-      seed.ok() ? NKeySign(*seed, nonce) : absl::StatusOr<std::string>(seed.status());
-  if (seed.ok()) OPENSSL_cleanse(seed->data(), seed->size());
-  if (!signed_nonce.ok()) {
-    // nats.c frees both buffers with free().
-    *error_text = strdup(std::string(signed_nonce.status().message()).c_str());
-    return NATS_ERR;
-  }
+  absl::StatusOr<std::string> seed = ReadSeedFile(*static_cast<const std::string*>(closure));
+  if (!seed.ok()) return FailCallback(error_text, seed.status());
+  Wiped wipe_seed(&*seed);
+  absl::StatusOr<std::string> signed_nonce = NKeySign(*seed, nonce);
+  if (!signed_nonce.ok()) return FailCallback(error_text, signed_nonce.status());
   if ((*signed_nonce)[0] == '\0') {  // nats.c would send no signature at all (nkey.h)
-    *error_text = strdup(kUnsendableSignature);
-    return NATS_ERR;
+    return FailCallback(error_text, absl::UnavailableError(kUnsendableSignature));
   }
   *signature = static_cast<unsigned char*>(malloc(signed_nonce->size()));
   if (*signature == nullptr) return NATS_NO_MEMORY;
@@ -263,12 +263,22 @@ natsStatus SignNonce(char** error_text, unsigned char** signature, int* signatur
 // nats.c's user JWT callback; `closure` is the .creds file's path (see InternedPath).
 natsStatus ReadJwt(char** jwt, char** error_text, void* closure) noexcept {
   absl::StatusOr<std::string> read = ReadCredsJwt(*static_cast<const std::string*>(closure));
-  if (!read.ok()) {
-    *error_text = strdup(std::string(read.status().message()).c_str());
-    return NATS_ERR;
-  }
+  if (!read.ok()) return FailCallback(error_text, read.status());
   *jwt = strdup(read->c_str());
   return *jwt == nullptr ? NATS_NO_MEMORY : NATS_OK;
+}
+
+// The public key of the user seed in `file` (a seed or .creds file), checked when the options are
+// set so a bad file is a config error, not a refused connect. INVALID_ARGUMENT names the file.
+absl::StatusOr<std::string> PublicKeyOfSeedIn(const std::string& file, absl::string_view kind) {
+  absl::StatusOr<std::string> seed = ReadSeedFile(file);
+  if (!seed.ok()) return absl::InvalidArgumentError(seed.status().message());
+  Wiped wipe_seed(&*seed);
+  absl::StatusOr<std::string> public_key = NKeyPublicFromSeed(*seed);
+  if (!public_key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(kind, " '", file, "': ", public_key.status().message()));
+  }
+  return public_key;
 }
 
 // A copy of `path` that lives as long as the process. nats.c copies the callback's closure pointer
@@ -295,11 +305,8 @@ absl::StatusOr<std::string> ReadCredsJwt(const std::string& path) {
 absl::Status SetUserCredentialsFromFile(natsOptions* opts, const std::string& creds_file) {
   absl::StatusOr<std::string> jwt = ReadCredsJwt(creds_file);
   if (!jwt.ok()) return absl::InvalidArgumentError(jwt.status().message());
-  absl::StatusOr<std::string> seed = ReadSeedFile(creds_file);
-  if (!seed.ok()) return absl::InvalidArgumentError(seed.status().message());
-  Wiped wipe_seed(&*seed);
-  if (absl::StatusOr<std::string> key = NKeyPublicFromSeed(*seed); !key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("credentials file '", creds_file, "': ", key.status().message()));
+  if (absl::StatusOr<std::string> key = PublicKeyOfSeedIn(creds_file, "credentials file"); !key.ok()) {
+    return key.status();
   }
   void* path = const_cast<std::string*>(InternedPath(creds_file));
   const natsStatus s = natsOptions_SetUserCredentialsCallbacks(opts, &ReadJwt, path, &SignNonce, path);
@@ -320,13 +327,8 @@ natsStatus ConnectWithNKeyRetry(natsConnection** conn, natsOptions* opts) {
 }
 
 absl::Status SetNKeyFromSeedFile(natsOptions* opts, const std::string& seed_file) {
-  absl::StatusOr<std::string> seed = ReadSeedFile(seed_file);
-  if (!seed.ok()) return absl::InvalidArgumentError(seed.status().message());
-  Wiped wipe_seed(&*seed);
-  absl::StatusOr<std::string> public_key = NKeyPublicFromSeed(*seed);
-  if (!public_key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("NKey seed file '", seed_file, "': ", public_key.status().message()));
-  }
+  absl::StatusOr<std::string> public_key = PublicKeyOfSeedIn(seed_file, "NKey seed file");
+  if (!public_key.ok()) return public_key.status();
   const natsStatus s = natsOptions_SetNKey(opts, public_key->c_str(), &SignNonce,
                                            const_cast<std::string*>(InternedPath(seed_file)));
   if (s != NATS_OK) {
