@@ -2,7 +2,9 @@
 
 #include "adapters/transcoding/json_codec.h"
 
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "adapters/common/errors.h"
 #include "auth/v1/auth.pb.h"
@@ -321,6 +323,63 @@ TEST(JsonCodecTest, InvalidUtf8InProtobufStringsDoesNotThrow) {
   absl::StatusOr<std::string> json = MessageToJsonText(put);
   ASSERT_TRUE(json.ok());
   EXPECT_FALSE(Json::parse(*json, nullptr, false).is_discarded());
+}
+
+// The printer writes text directly; it must be byte for byte what nlohmann dumps of the same
+// values (the codec's earlier form built that tree and dumped it, and replies are compared and
+// hashed by their bytes): escapes, non-ASCII, invalid UTF-8, fractional and huge doubles, key
+// order.
+TEST(JsonCodecTest, TextIsWhatNlohmannDumpsOfTheSameValues) {
+  const std::vector<std::string> strings = {"plain",
+                                            "quote \" and backslash \\",
+                                            "ctl \x01\x1f\x7f \n\t\r\b\f",
+                                            "caf\xc3\xa9 \xe6\x97\xa5",
+                                            "bad \xff end",
+                                            std::string("nul \0 inside", 12),
+                                            "cut \xe6\x97",
+                                            ""};
+  const std::vector<double> doubles = {
+      0.1, 1.5, -2.25, 1e21, 1e-7, 123456789012345678.0, -0.0, 9007199254740993.0, 3.0, 1.303291};
+  ::state_manager::v1::PutRequest put;
+  put.set_namespace_("ns \"q\" \xff");
+  put.set_key("k");
+  Json expected_value = Json::object();
+  auto& fields = *put.mutable_value()->mutable_fields();
+  for (size_t i = 0; i < strings.size(); ++i) {
+    const std::string key = "s" + std::to_string(i) + strings[i];
+    fields[key].set_string_value(strings[i]);
+    expected_value[key] = strings[i];
+  }
+  Json list = Json::array();
+  auto* values = fields["doubles"].mutable_list_value();
+  for (double d : doubles) {
+    values->add_values()->set_number_value(d);
+    if (std::floor(d) == d && std::fabs(d) <= 9007199254740991.0) {
+      list.push_back(static_cast<int64_t>(d));
+    } else {
+      list.push_back(d);
+    }
+  }
+  values->add_values()->set_bool_value(true);
+  list.push_back(true);
+  values->add_values()->set_null_value(google::protobuf::NULL_VALUE);
+  list.push_back(nullptr);
+  expected_value["doubles"] = list;
+  (*fields["nested"].mutable_struct_value()->mutable_fields())["z\n"].set_bool_value(false);
+  expected_value["nested"] = Json{{"z\n", false}};
+  put.set_expected_version(-9007199254740993);
+  put.set_unconditional(true);
+
+  using OJson = nlohmann::ordered_json;
+  OJson expected = OJson::object();
+  expected["namespace"] = put.namespace_();
+  expected["key"] = "k";
+  // nlohmann::json keeps its keys in byte order, the order the codec sorts a Struct's keys in.
+  expected["value"] =
+      OJson::parse(expected_value.dump(-1, ' ', false, Json::error_handler_t::replace));
+  expected["expected_version"] = put.expected_version();
+  expected["unconditional"] = true;
+  EXPECT_EQ(Print(put), expected.dump(-1, ' ', false, OJson::error_handler_t::replace));
 }
 
 }  // namespace
