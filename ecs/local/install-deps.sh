@@ -12,6 +12,8 @@ PACKAGES=(
   # libraries
   libevent-dev libnats-dev libprotobuf-dev protobuf-compiler libyaml-cpp-dev prometheus-cpp-dev
   libabsl-dev nlohmann-json3-dev libssl-dev libcli11-dev
+  # the allocator nats-sidecar links: gperftools' tcmalloc (libtcmalloc_minimal)
+  libgoogle-perftools-dev
   # tests
   libgtest-dev libgmock-dev
   # integration tests and the demo: a real NATS server and the legacy FastAPI stand-ins, which

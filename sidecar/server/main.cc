@@ -7,6 +7,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
+#include "gperftools/tcmalloc.h"
 #include "adapters/events/dlq_tool.h"
 #include "sidecar/admin/healthcheck_client.h"
 #include "sidecar/common/logging.h"
@@ -19,6 +20,11 @@
 namespace {
 
 using sidecar::config::Config;
+
+// The process allocates with gperftools' tcmalloc, linked in (Envoy links its own tcmalloc for the
+// same reason): glibc's malloc and free were a quarter of the native host's instructions per
+// request. Named by tcmalloc itself, so a build that lost the link cannot claim it.
+std::string Allocator() { return std::string("tcmalloc, ") + tc_version(nullptr, nullptr, nullptr); }
 
 absl::StatusOr<Config> LoadAndCheck(const std::string& path) {
   auto config = sidecar::config::LoadFromFile(path, sidecar::config::ProcessEnv());
@@ -57,7 +63,8 @@ int Run(const std::string& path) {
     sidecar::log::Error("cannot start", {{"error", server.status().ToString()}});
     return 1;
   }
-  sidecar::log::Info("started", {{"version", SIDECAR_VERSION}, {"git_sha", SIDECAR_GIT_SHA}});
+  sidecar::log::Info("started",
+                     {{"version", SIDECAR_VERSION}, {"git_sha", SIDECAR_GIT_SHA}, {"allocator", Allocator()}});
   int code = (*server)->Run();
   server->reset();  // close subscriptions and the NATS connection before the loop goes away
   sidecar::log::Info("stopped", {{"exit_code", std::to_string(code)}});
@@ -108,7 +115,8 @@ int main(int argc, char** argv) {
   // pass-through, for the route table's snapshot alone. Tests keep it on; the binary runs without.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"nats-sidecar: NATS <-> legacy HTTP sidecar proxy"};
-  app.set_version_flag("--version", std::string("nats-sidecar ") + SIDECAR_VERSION + " (" + SIDECAR_GIT_SHA + ")");
+  app.set_version_flag("--version", std::string("nats-sidecar ") + SIDECAR_VERSION + " (" + SIDECAR_GIT_SHA + ", " +
+                                        Allocator() + ")");
   std::string config_path;
   app.add_option("-c,--config", config_path, "configuration file (YAML) for the default verb, run");
 

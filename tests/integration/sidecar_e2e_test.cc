@@ -475,6 +475,8 @@ TEST(SidecarCliTest, VersionPrintsTheBuild) {
   // Wait returns at the exit, possibly before the output reader has drained the pipe: wait for
   // the line itself.
   EXPECT_TRUE(process->WaitForOutput("nats-sidecar 0.1.0", In(absl::Seconds(10))).ok()) << process->output();
+  // The allocator the binary runs on, as tcmalloc names itself (sidecar/server/main.cc).
+  EXPECT_TRUE(process->WaitForOutput("tcmalloc, gperftools 2.", In(absl::Seconds(10))).ok()) << process->output();
   ExitStatus exit = ValueOrDie(process->Wait(In(absl::Seconds(10))));
   EXPECT_EQ(exit.code, 0);
 }
