@@ -260,7 +260,15 @@ void NativeCluster::Complete(uint64_t id, absl::StatusOr<http::Response> result)
   std::unique_ptr<Call> call = std::move(it->second);
   calls_.erase(it);
   const int status = result.ok() ? result->status : 500;
-  rq_total_.Add({{"cluster", name_}, {"outcome", absl::StrCat(status / 100, "xx")}}).Increment();
+  const int cls = status / 100;
+  auto resolve = [&] { return &rq_total_.Add({{"cluster", name_}, {"outcome", absl::StrCat(cls, "xx")}}); };
+  if (cls >= 0 && cls < static_cast<int>(rq_by_class_.size())) {
+    prometheus::Counter*& counter = rq_by_class_[cls];
+    if (counter == nullptr) counter = resolve();
+    counter->Increment();
+  } else {
+    resolve()->Increment();
+  }
   rq_duration_->Observe(std::chrono::duration<double>(http::Clock::now() - call->start()).count());
   call->Finish(std::move(result));
 }

@@ -11,6 +11,7 @@
 //   -> <Action>Response as JSON, 200; a port error as its §0.4 status and body.
 // Port errors are responses (4xx/5xx), not transport failures, as with the legacy cluster.
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,6 +86,9 @@ class NativeCluster final : public upstream::Cluster {
   uint64_t next_id_ = 1;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   prometheus::Family<prometheus::Counter>& rq_total_;
+  // sidecar_upstream_rq_total{outcome="<n>xx"} by status / 100, resolved on a class's first
+  // request: Family::Add builds a label map and locks the family, once per request before.
+  std::array<prometheus::Counter*, 10> rq_by_class_{};
   stats::Histogram* rq_duration_;
 };
 

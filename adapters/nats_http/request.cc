@@ -64,24 +64,41 @@ bool IsActionName(std::string_view s) {
   });
 }
 
-// The one value of a single-valued header, looked up in any case. Copies with different values, or
-// a value no HTTP hop could carry, make the request malformed.
-absl::StatusOr<std::optional<std::string>> SingleHeader(const NatsMessageView& message,
-                                                        std::string_view name) {
-  std::optional<std::string> found;
+// The single-valued headers MessageToRequest reads: kForwarded, then the request line's two. Each is
+// looked up in any case; copies with different values, or a value no HTTP hop could carry, make the
+// request malformed. Read in one pass over the message's headers (a pass per name was eight).
+constexpr size_t kMethodSlot = kForwarded.size();
+constexpr size_t kPathSlot = kForwarded.size() + 1;
+constexpr size_t kSingleSlots = kForwarded.size() + 2;
+using SingleValues = std::array<std::optional<std::string_view>, kSingleSlots>;
+
+std::string_view SlotName(size_t slot) {
+  if (slot < kForwarded.size()) return kForwarded[slot];
+  return slot == kMethodSlot ? http::headers::kHttpMethod : http::headers::kHttpPath;
+}
+
+absl::StatusOr<SingleValues> SingleHeaders(const NatsMessageView& message) {
+  SingleValues found;
+  // Per slot, the first problem in header order; reported in slot order, as the lookups were.
+  std::array<std::string_view, kSingleSlots> problem;
   for (const auto& [key, value] : message.headers) {
-    if (!http::HeaderMap::NameEquals(key, name)) continue;
-    if (!IsValidHeaderValue(value)) {
-      return InvalidArgument(
-          name, "malformed",
-          absl::StrCat("header ", AbslView(name), " contains control characters"));
+    for (size_t slot = 0; slot < kSingleSlots; ++slot) {
+      if (!http::HeaderMap::NameEquals(key, SlotName(slot))) continue;
+      if (!problem[slot].empty()) break;
+      if (!IsValidHeaderValue(value)) {
+        problem[slot] = "contains control characters";
+      } else if (found[slot] && *found[slot] != value) {
+        problem[slot] = "is repeated with different values";
+      } else {
+        found[slot] = value;
+      }
+      break;
     }
-    if (found && *found != value) {
-      return InvalidArgument(
-          name, "malformed",
-          absl::StrCat("header ", AbslView(name), " is repeated with different values"));
-    }
-    found = value;
+  }
+  for (size_t slot = 0; slot < kSingleSlots; ++slot) {
+    if (problem[slot].empty()) continue;
+    return InvalidArgument(SlotName(slot), "malformed",
+                           absl::StrCat("header ", AbslView(SlotName(slot)), " ", AbslView(problem[slot])));
   }
   return found;
 }
@@ -168,14 +185,13 @@ absl::StatusOr<http::Request> MessageToRequest(const NatsMessageView& message,
   request.service = std::move(subject.service);
   request.action = std::move(subject.action);
 
-  for (std::string_view name : kForwarded) {
-    ASSIGN_OR_RETURN(std::optional<std::string> value, SingleHeader(message, name));
-    if (value) request.headers.Add(std::string(name), std::move(*value));
+  ASSIGN_OR_RETURN(const SingleValues single, SingleHeaders(message));
+  for (size_t slot = 0; slot < kForwarded.size(); ++slot) {
+    if (single[slot]) request.headers.Add(std::string(kForwarded[slot]), std::string(*single[slot]));
   }
-  ASSIGN_OR_RETURN(std::optional<std::string> method,
-                   SingleHeader(message, http::headers::kHttpMethod));
-  ASSIGN_OR_RETURN(std::optional<std::string> path,
-                   SingleHeader(message, http::headers::kHttpPath));
+  std::optional<std::string> method, path;
+  if (single[kMethodSlot]) method.emplace(*single[kMethodSlot]);
+  if (single[kPathSlot]) path.emplace(*single[kPathSlot]);
 
   if (method || path) {  // passthrough: the HTTP request line travels in headers
     if (!method || method->empty()) {

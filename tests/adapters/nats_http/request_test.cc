@@ -224,6 +224,29 @@ TEST_F(ActionRequestTest, WellKnownHeaderWithControlCharactersIsRejected) {
   ExpectInvalid(MessageToRequest(msg, &*table_).status(), "X-Request-Time", "malformed");
 }
 
+TEST_F(ActionRequestTest, OfSeveralMalformedHeadersTheFirstWellKnownOneIsNamedWhateverTheirOrder) {
+  // The well-known headers are checked in a fixed order (principal, request time, ..., then the
+  // request line), not in the order the message carries them.
+  NatsMessageView msg{"svc.settings.v1.get_effective",
+                      "",
+                      {{"X-Http-Path", "/a"},
+                       {"X-Http-Path", "/b"},
+                       {"X-Request-Time", "2025\x01"},
+                       {"X-Principal", "player:pl_1"},
+                       {"X-PRINCIPAL", "player:pl_2"},
+                       {"X-Principal", "bad\r\n"}},
+                      R"({"player_id":"p"})"};
+  absl::Status status = MessageToRequest(msg, &*table_).status();
+  ExpectInvalid(status, "X-Principal", "malformed");
+  EXPECT_THAT(std::string(status.message()), HasSubstr("repeated with different values"));
+  msg.headers.erase(msg.headers.begin() + 3, msg.headers.end());
+  status = MessageToRequest(msg, &*table_).status();
+  ExpectInvalid(status, "X-Request-Time", "malformed");
+  EXPECT_THAT(std::string(status.message()), HasSubstr("control characters"));
+  msg.headers.pop_back();
+  ExpectInvalid(MessageToRequest(msg, &*table_).status(), "X-Http-Path", "malformed");
+}
+
 TEST_F(ActionRequestTest, UnknownActionIsNotFound) {
   NatsMessageView msg{"svc.settings.v1.get_nothing", "", {}, "{}"};
   absl::Status s = MessageToRequest(msg, &*table_).status();
