@@ -110,12 +110,12 @@ void Dispatcher::OnPosted(evutil_socket_t, short, void* arg) noexcept {
 }
 
 void Dispatcher::RunPosted() {
-  std::vector<absl::AnyInvocable<void() &&>> batch;
   {
     std::lock_guard<std::mutex> lock(post_mu_);
-    batch.swap(posted_);
+    running_.swap(posted_);
   }
-  for (auto& work : batch) std::move(work)();
+  for (auto& work : running_) std::move(work)();
+  running_.clear();
 }
 
 TimerPtr Dispatcher::CreateTimer(absl::AnyInvocable<void()> cb) {

@@ -131,6 +131,9 @@ class Dispatcher {
   EventPtr post_event_;
   std::mutex post_mu_;
   std::vector<absl::AnyInvocable<void() &&>> posted_;  // guarded by post_mu_
+  // The batch RunPosted is running (loop thread only). It trades places with posted_ and keeps its
+  // capacity, so a loop turn's posts fill a vector that is already grown, not a new one.
+  std::vector<absl::AnyInvocable<void() &&>> running_;
   std::atomic<std::thread::id> owner_;
 };
 using DispatcherPtr = std::unique_ptr<Dispatcher>;
