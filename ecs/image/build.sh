@@ -14,7 +14,8 @@ out="$2"
 build="${3:-$src/build-image}"
 jobs="${SIDECAR_JOBS:-$(nproc)}"
 
-cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# GIT_SHA (env): the commit to report when SRC has no .git (the Dockerfile passes its build arg).
+cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGIT_SHA="${GIT_SHA:-}" >/dev/null
 cmake --build "$build" --target nats-sidecar -j "$jobs"
 
 install -d "$out/usr/local/bin" "$out/etc/nats-sidecar"

@@ -10,6 +10,7 @@
 #include "gperftools/tcmalloc.h"
 #include "adapters/events/dlq_tool.h"
 #include "sidecar/admin/healthcheck_client.h"
+#include "sidecar/common/build_info.h"
 #include "sidecar/common/logging.h"
 #include "sidecar/config/loader.h"
 #include "sidecar/cutover/cli.h"
@@ -63,8 +64,9 @@ int Run(const std::string& path) {
     sidecar::log::Error("cannot start", {{"error", server.status().ToString()}});
     return 1;
   }
-  sidecar::log::Info("started",
-                     {{"version", SIDECAR_VERSION}, {"git_sha", SIDECAR_GIT_SHA}, {"allocator", Allocator()}});
+  sidecar::log::Info("started", {{"version", SIDECAR_VERSION},
+                                 {"git_sha", std::string(sidecar::BuildGitSha())},
+                                 {"allocator", Allocator()}});
   int code = (*server)->Run();
   server->reset();  // close subscriptions and the NATS connection before the loop goes away
   sidecar::log::Info("stopped", {{"exit_code", std::to_string(code)}});
@@ -115,8 +117,9 @@ int main(int argc, char** argv) {
   // pass-through, for the route table's snapshot alone. Tests keep it on; the binary runs without.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"nats-sidecar: NATS <-> legacy HTTP sidecar proxy"};
-  app.set_version_flag("--version", std::string("nats-sidecar ") + SIDECAR_VERSION + " (" + SIDECAR_GIT_SHA + ", " +
-                                        Allocator() + ")");
+  app.set_version_flag("--version", std::string("nats-sidecar ") + SIDECAR_VERSION + " (" +
+                                        std::string(sidecar::BuildGitSha()) + ", " + Allocator() +
+                                        ")");
   std::string config_path;
   app.add_option("-c,--config", config_path, "configuration file (YAML) for the default verb, run");
 

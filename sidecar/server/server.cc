@@ -17,6 +17,7 @@
 #include "services/registry/registry.h"
 #include "sidecar/server/effective_config.h"
 #include "sidecar/http/http_listener.h"
+#include "sidecar/common/build_info.h"
 #include "sidecar/common/logging.h"
 #include "sidecar/common/status_macros.h"
 #include "sidecar/config/loader.h"
@@ -293,7 +294,7 @@ absl::Status Server::CreateListeners() {
       discovery.service.name = lc.nats->service;
       discovery.service.version = SIDECAR_VERSION;
       discovery.service.description = "nats-sidecar listener " + lc.name;
-      discovery.service.metadata = {{"listener", lc.name}, {"git_sha", SIDECAR_GIT_SHA}};
+      discovery.service.metadata = {{"listener", lc.name}, {"git_sha", std::string(BuildGitSha())}};
       std::vector<std::string> action_names;
       if (const auto* service = FindService(config_, lc.nats->service)) {
         for (const auto& a : service->actions) action_names.push_back(a.action);

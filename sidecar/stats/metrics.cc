@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "prometheus/text_serializer.h"
+#include "sidecar/common/build_info.h"
 
 namespace sidecar::stats {
 namespace {
@@ -119,7 +120,7 @@ Metrics::Metrics()
                           "Build information; the value is always 1", *registry_)),
       server_state(Register(prometheus::BuildGauge(), "sidecar_server_state",
                             "1 for the current lifecycle state", *registry_)) {
-  build_info.Add({{"version", SIDECAR_VERSION}, {"git_sha", SIDECAR_GIT_SHA}}).Set(1);
+  build_info.Add({{"version", SIDECAR_VERSION}, {"git_sha", std::string(BuildGitSha())}}).Set(1);
 }
 
 std::string Metrics::SerializeText() const {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
@@ -479,6 +480,19 @@ TEST(SidecarCliTest, VersionPrintsTheBuild) {
   EXPECT_TRUE(process->WaitForOutput("tcmalloc, gperftools 2.", In(absl::Seconds(10))).ok()) << process->output();
   ExitStatus exit = ValueOrDie(process->Wait(In(absl::Seconds(10))));
   EXPECT_EQ(exit.code, 0);
+
+  // The commit is the checkout's as of this build (written at build time, not at configure time:
+  // cmake/write_git_sha.cmake), so an incremental build after a commit names the new one.
+  ProcessOptions g;
+  g.argv = {"git", "-C", SourceDir(), "rev-parse", "--short", "HEAD"};
+  g.name = "git";
+  auto git = Process::Spawn(std::move(g));
+  if (!git.ok()) GTEST_SKIP() << "no git to ask: " << git.status();
+  ExitStatus git_exit = ValueOrDie((*git)->Wait(In(absl::Seconds(10))));
+  if (git_exit.code != 0) GTEST_SKIP() << "no git checkout at " << SourceDir();
+  const std::string sha(absl::StripAsciiWhitespace((*git)->output()));
+  EXPECT_NE(process->output().find("(" + sha + ", "), std::string::npos)
+      << process->output() << " does not name HEAD " << sha;
 }
 
 }  // namespace
