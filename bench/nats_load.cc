@@ -3,11 +3,13 @@
 #include <nats/nats.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -79,29 +81,53 @@ std::string WithSequence(const std::string& data, uint64_t seq) {
   return out.append(data, from, std::string::npos);
 }
 
+std::string NewInbox() {
+  natsInbox* inbox = nullptr;
+  natsInbox_Create(&inbox);
+  std::string out = inbox;
+  natsInbox_Destroy(inbox);
+  return out;
+}
+
+// A reply subscription with no pending limit (the load decides how much is outstanding), known to
+// the server before the first request goes out; nullptr with `error` set when it cannot be made.
+natsSubscription* SubscribeReplies(natsConnection* nc, const std::string& pattern,
+                                   natsMsgHandler on_reply, void* closure, std::string& error) {
+  natsSubscription* sub = nullptr;
+  natsStatus s = natsConnection_Subscribe(&sub, nc, pattern.c_str(), on_reply, closure);
+  if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
+  if (s == NATS_OK) s = natsConnection_Flush(nc);
+  if (s == NATS_OK) return sub;
+  error = std::string("subscribe: ") + natsStatus_GetText(s);
+  if (sub != nullptr) natsSubscription_Destroy(sub);
+  return nullptr;
+}
+
+// "ok", "no_responders", the reply's Nats-Service-Error-Code, or "service_error".
+std::string ReplyOutcome(natsMsg* reply) {
+  if (natsMsg_IsNoResponders(reply)) return "no_responders";
+  const char* code = nullptr;
+  if (natsMsgHeader_Get(reply, "Nats-Service-Error-Code", &code) == NATS_OK && code != nullptr) {
+    return code;
+  }
+  if (natsMsgHeader_Get(reply, "Nats-Service-Error", &code) == NATS_OK) return "service_error";
+  return "ok";
+}
+
 // N requests in flight; slot i's replies arrive on <inbox>.<i>.<seq>, so a late reply to a request
 // that already timed out is recognised (stale seq) and dropped.
 class NatsLoad {
  public:
   NatsLoad(const NatsLoadOptions& options, natsConnection* nc)
-      : o_(options), nc_(nc), headers_(ParseHeaders(options.headers)), slots_(options.inflight) {
-    natsInbox* inbox = nullptr;
-    natsInbox_Create(&inbox);
-    inbox_ = inbox;
-    natsInbox_Destroy(inbox);
-  }
+      : o_(options),
+        nc_(nc),
+        headers_(ParseHeaders(options.headers)),
+        inbox_(NewInbox()),
+        slots_(options.inflight) {}
 
   bool Run(RunResult& result, std::string& error) {
-    natsSubscription* sub = nullptr;
-    natsStatus s =
-        natsConnection_Subscribe(&sub, nc_, (inbox_ + ".>").c_str(), &NatsLoad::OnReply, this);
-    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, -1, -1);
-    if (s == NATS_OK) s = natsConnection_Flush(nc_);
-    if (s != NATS_OK) {
-      error = std::string("subscribe: ") + natsStatus_GetText(s);
-      if (sub != nullptr) natsSubscription_Destroy(sub);
-      return false;
-    }
+    natsSubscription* sub = SubscribeReplies(nc_, inbox_ + ".>", &NatsLoad::OnReply, this, error);
+    if (sub == nullptr) return false;
     const auto start = Clock::now();
     measure_start_ = start + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(o_.warmup_s));
@@ -203,17 +229,7 @@ class NatsLoad {
     std::from_chars(subject.data(), subject.data() + dot, index);
     std::from_chars(subject.data() + dot + 1, subject.data() + subject.size(), seq);
 
-    std::string outcome = "ok";
-    if (natsMsg_IsNoResponders(raw)) {
-      outcome = "no_responders";
-    } else {
-      const char* code = nullptr;
-      if (natsMsgHeader_Get(raw, "Nats-Service-Error-Code", &code) == NATS_OK && code != nullptr) {
-        outcome = code;
-      } else if (natsMsgHeader_Get(raw, "Nats-Service-Error", &code) == NATS_OK) {
-        outcome = "service_error";
-      }
-    }
+    const std::string outcome = ReplyOutcome(raw);
     Pending next;
     {
       std::lock_guard<std::mutex> lock(self->mu_);
@@ -242,12 +258,140 @@ class NatsLoad {
   const NatsLoadOptions& o_;
   natsConnection* nc_;
   const std::vector<std::pair<std::string, std::string>> headers_;
-  std::string inbox_;
+  const std::string inbox_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Slot> slots_;
   uint64_t next_seq_ = 0;
   bool measuring_ = false;
+  bool stopping_ = false;
+  Clock::time_point measure_start_;
+  RunResult result_;
+};
+
+// Open loop: request k is due at start + k / rate whatever is still unanswered, and its latency
+// runs from that intended time, wrk2's correction for coordinated omission: a stall anywhere delays
+// the sends behind it, and each of them is charged for the wait. This thread sends; nats.c's
+// delivery thread matches each reply (on <inbox>.<seq>) to its request. Sends stop when the
+// measuring time ends; the run ends when every request sent is answered or has timed out.
+class OpenLoopNatsLoad {
+ public:
+  OpenLoopNatsLoad(const NatsLoadOptions& options, natsConnection* nc)
+      : o_(options), nc_(nc), headers_(ParseHeaders(options.headers)), inbox_(NewInbox()) {}
+
+  bool Run(RunResult& result, std::string& error) {
+    natsSubscription* sub =
+        SubscribeReplies(nc_, inbox_ + ".*", &OpenLoopNatsLoad::OnReply, this, error);
+    if (sub == nullptr) return false;
+    const auto start = Clock::now();
+    measure_start_ = start + Seconds(o_.warmup_s);
+    const auto sends_end = measure_start_ + Seconds(o_.seconds);
+    const auto interval = Seconds(1.0 / o_.rate);
+    const auto timeout = std::chrono::milliseconds(o_.timeout_ms);
+    Clock::time_point next_due = start;
+    Clock::time_point last_send = start;
+    std::vector<uint64_t> due;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!stopping_) {
+        const auto now = Clock::now();
+        due.clear();
+        for (; next_due <= now && next_due < sends_end; next_due += interval) {
+          pending_.emplace(next_seq_, next_due);
+          due.push_back(next_seq_++);
+        }
+        peak_pending_ = std::max(peak_pending_, pending_.size());
+        if (!due.empty()) {
+          last_send = now;
+          lock.unlock();
+          Publish(due);
+          lock.lock();
+          continue;
+        }
+        ExpireDueBefore(now - timeout);
+        if (next_due >= sends_end && pending_.empty()) break;
+        Clock::time_point wake = next_due < sends_end ? next_due : Clock::time_point::max();
+        if (!pending_.empty()) wake = std::min(wake, pending_.begin()->second + timeout);
+        cv_.wait_until(lock, wake);
+      }
+    }
+    natsSubscription_Drain(sub);
+    natsSubscription_WaitForDrainCompletion(sub, 5000);
+    natsSubscription_Destroy(sub);
+
+    std::lock_guard<std::mutex> lock(mu_);
+    result = std::move(result_);
+    result.label = o_.label.empty() ? o_.subject : o_.label;
+    result.mode = "nats-open";
+    result.concurrency = static_cast<int>(peak_pending_);
+    result.target_rate = o_.rate;
+    result.elapsed_s = std::max(
+        0.0,
+        std::chrono::duration<double>(std::min(last_send, sends_end) - measure_start_).count());
+    return true;
+  }
+
+ private:
+  static Clock::duration Seconds(double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  }
+
+  // Under mu_: requests due before `cutoff` are over, counted as timeouts when measured.
+  void ExpireDueBefore(Clock::time_point cutoff) {
+    while (!pending_.empty() && pending_.begin()->second <= cutoff) {
+      if (pending_.begin()->second >= measure_start_) ++result_.timeouts;
+      pending_.erase(pending_.begin());
+    }
+  }
+
+  void Publish(const std::vector<uint64_t>& seqs) {
+    for (uint64_t seq : seqs) {
+      const std::string reply = inbox_ + "." + std::to_string(seq);
+      NatsMsgPtr msg =
+          BuildMessage(o_.subject, reply.c_str(), headers_, WithSequence(o_.data, seq));
+      natsConnection_PublishMsg(nc_, msg.get());
+    }
+  }
+
+  // Runs on the subscription's nats.c delivery thread.
+  static void OnReply(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) noexcept {
+    NatsMsgPtr msg(raw);
+    auto* self = static_cast<OpenLoopNatsLoad*>(closure);
+    const auto now = Clock::now();
+    std::string_view subject = natsMsg_GetSubject(raw);
+    subject.remove_prefix(std::min(subject.size(), self->inbox_.size() + 1));
+    uint64_t seq = 0;
+    if (std::from_chars(subject.data(), subject.data() + subject.size(), seq).ec != std::errc()) {
+      return;
+    }
+    const std::string outcome = ReplyOutcome(raw);
+    std::lock_guard<std::mutex> lock(self->mu_);
+    const auto it = self->pending_.find(seq);
+    if (it == self->pending_.end()) return;  // timed out already
+    const Clock::time_point due = it->second;
+    self->pending_.erase(it);
+    if (due >= self->measure_start_) {
+      RunResult& r = self->result_;
+      r.latency.Record(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count()));
+      ++r.responses;
+      if (outcome != "ok") ++r.errors;
+      ++r.statuses[outcome];
+      if (self->o_.count > 0 && r.responses >= self->o_.count) self->stopping_ = true;
+    }
+    // The sender sleeps until the next send or expiry; it must hear of the end of the run.
+    if (self->stopping_ || self->pending_.empty()) self->cv_.notify_one();
+  }
+
+  const NatsLoadOptions& o_;
+  natsConnection* nc_;
+  const std::vector<std::pair<std::string, std::string>> headers_;
+  const std::string inbox_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, Clock::time_point> pending_;  // by seq, so also by due time
+  size_t peak_pending_ = 0;
+  uint64_t next_seq_ = 0;
   bool stopping_ = false;
   Clock::time_point measure_start_;
   RunResult result_;
@@ -269,13 +413,20 @@ bool IsLoopbackNatsUrl(const std::string& url) {
 }
 
 bool RunNatsLoad(const NatsLoadOptions& options, RunResult& result, std::string& error) {
-  if (options.inflight < 1 || options.seconds <= 0 || options.seconds > 3600 ||
-      options.warmup_s < 0 || options.warmup_s > 600 || options.timeout_ms <= 0) {
-    error = "need --inflight >= 1, --seconds in (0, 3600], --warmup in [0, 600], --timeout-ms > 0";
+  if (options.inflight < 1 || options.rate < 0 || options.rate > 1e6 || options.seconds <= 0 ||
+      options.seconds > 3600 || options.warmup_s < 0 || options.warmup_s > 600 ||
+      options.timeout_ms <= 0) {
+    error =
+        "need --inflight >= 1, --rate in [0, 1e6], --seconds in (0, 3600], --warmup in [0, 600], "
+        "--timeout-ms > 0";
     return false;
   }
   NatsConnectionPtr nc = Connect(options.url, error);
   if (nc == nullptr) return false;
+  if (options.rate > 0) {
+    OpenLoopNatsLoad load(options, nc.get());
+    return load.Run(result, error);
+  }
   NatsLoad load(options, nc.get());
   return load.Run(result, error);
 }

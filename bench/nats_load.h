@@ -1,8 +1,9 @@
 #pragma once
 // NATS request/reply against a loopback server (nats.c, SendAsap on):
-//   RunNatsLoad   N requests in flight, closed loop: every reply (or timeout) sends the next one.
-//                 One connection, one wildcard reply subscription, no thread per request, so the
-//                 driver costs about what a raw nats.c requester costs.
+//   RunNatsLoad   closed loop (rate 0): N requests in flight, every reply (or timeout) sends the
+//                 next one; open loop (rate R): request k is sent at start + k/R, latency from that
+//                 intended time. One connection, one wildcard reply subscription, no thread per
+//                 request, so the driver costs about what a raw nats.c requester costs.
 //   RunRequest    one request; prints the reply's headers and body
 //   RunResponder  a raw nats.c responder (the floor a sidecar is compared with)
 
@@ -19,7 +20,8 @@ struct NatsLoadOptions {
   std::string subject;
   std::vector<std::string> headers;  // "Name: value"
   std::string data;                  // every "{seq}" becomes the request's number (0, 1, ...)
-  int inflight = 1;
+  int inflight = 1;                  // closed loop
+  double rate = 0;      // open loop: requests per second; 0 = closed loop with `inflight`
   uint64_t count = 0;   // measured replies to stop after; 0 = time only
   double seconds = 60;  // measuring time, hard limit
   double warmup_s = 0;

@@ -13,8 +13,8 @@ namespace sidecar::bench {
 
 struct RunResult {
   std::string label;
-  std::string mode;        // http-closed | http-open | nats
-  int concurrency = 0;     // HTTP connections, or NATS requests in flight
+  std::string mode;        // http-closed | http-open | nats | nats-open
+  int concurrency = 0;     // HTTP connections, or NATS requests in flight (open loop: the peak)
   double target_rate = 0;  // open loop: requests per second asked for; 0 for closed loop
   double elapsed_s = 0;    // measured part only (after warm-up)
   uint64_t responses = 0;  // answered, whatever the status

@@ -2,7 +2,7 @@
 // loopback only and ends by itself (count, or a hard time limit).
 //   http       HTTP/1.1 keep-alive load on 127.0.0.1: C connections, closed loop or open loop at a
 //              fixed --rate with latency from each request's intended send time (bench/http_load.h)
-//   load       NATS request/reply with N in flight (bench/nats_load.h)
+//   load       NATS request/reply: N in flight, or open loop at a fixed --rate (bench/nats_load.h)
 //   request    one NATS request; prints the reply's headers and body (the demo uses it)
 //   responder  a raw nats.c responder (SendAsap), the floor a sidecar is compared with
 //   origin     a trivial evhttp origin on 127.0.0.1 (fixed JSON body), so the sidecar's own cost is
@@ -18,6 +18,7 @@
 #include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -88,6 +89,10 @@ int RunOrigin(int port, const std::string& body, double max_seconds) {
 
 int main(int argc, char** argv) {
   using namespace sidecar::bench;
+  // Open loop charges each request from its intended send time, so a timer that wakes the sender
+  // late adds to every latency measured. Linux lets a sleep end up to the timer slack (50 us by
+  // default) late; 1 ns asks for the wake-up when it is due, in every thread started from here.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   NatsCleanup cleanup;
   CLI::App app{"sidecar-load: bounded load tool for loopback targets (HTTP and NATS)"};
   app.require_subcommand(1);
@@ -127,12 +132,17 @@ int main(int argc, char** argv) {
   add_output(http);
 
   NatsLoadOptions n;
-  auto* load = app.add_subcommand("load", "NATS request/reply with N in flight (closed loop)");
+  auto* load = app.add_subcommand(
+      "load", "NATS request/reply: N in flight (closed loop) or a fixed rate (open loop)");
   load->add_option("--subject", n.subject)->required();
   load->add_option("--data", n.data,
                    "payload; every {seq} becomes the request's number (0, 1, ...)");
   load->add_option("-H,--header", n.headers, "header 'Name: value' (repeatable)");
-  load->add_option("-c,--inflight,--concurrency", n.inflight, "requests in flight")
+  load->add_option("-c,--inflight,--concurrency", n.inflight, "closed loop: requests in flight")
+      ->capture_default_str();
+  load->add_option("-R,--rate", n.rate,
+                   "open loop: requests/s, latency from each request's intended send time; "
+                   "0 = closed loop")
       ->capture_default_str();
   load->add_option("-n,--count", n.count, "stop after this many measured replies (0: time only)")
       ->capture_default_str();
