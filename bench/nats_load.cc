@@ -44,9 +44,10 @@ NatsConnectionPtr Connect(const std::string& url, std::string& error) {
   return NatsConnectionPtr(nc);
 }
 
-std::vector<std::pair<std::string, std::string>> ParseHeaders(
-    const std::vector<std::string>& headers) {
-  std::vector<std::pair<std::string, std::string>> out;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+Headers ParseHeaders(const std::vector<std::string>& headers) {
+  Headers out;
   for (const auto& h : headers) {
     const size_t colon = h.find(':');
     if (colon == std::string::npos) continue;
@@ -57,8 +58,7 @@ std::vector<std::pair<std::string, std::string>> ParseHeaders(
   return out;
 }
 
-NatsMsgPtr BuildMessage(const std::string& subject, const char* reply,
-                        const std::vector<std::pair<std::string, std::string>>& headers,
+NatsMsgPtr BuildMessage(const std::string& subject, const char* reply, const Headers& headers,
                         const std::string& data) {
   natsMsg* msg = nullptr;
   natsMsg_Create(&msg, subject.c_str(), reply, data.data(), static_cast<int>(data.size()));
@@ -103,6 +103,27 @@ natsSubscription* SubscribeReplies(natsConnection* nc, const std::string& patter
   return nullptr;
 }
 
+// Request `seq` of a load (its "{seq}" filled in), answered on `reply`.
+void SendRequest(natsConnection* nc, const NatsLoadOptions& o, const Headers& headers,
+                 const std::string& reply, uint64_t seq) {
+  NatsMsgPtr msg = BuildMessage(o.subject, reply.c_str(), headers, WithSequence(o.data, seq));
+  natsConnection_PublishMsg(nc, msg.get());
+}
+
+// What follows "<inbox>." in a reply's subject: the key its request was sent with.
+std::string_view ReplyKey(natsMsg* reply, const std::string& inbox) {
+  std::string_view subject = natsMsg_GetSubject(reply);
+  subject.remove_prefix(std::min(subject.size(), inbox.size() + 1));
+  return subject;
+}
+
+// The subscription's handler may be running; once this returns it never runs again.
+void DrainAndDestroy(natsSubscription* sub) {
+  natsSubscription_Drain(sub);
+  natsSubscription_WaitForDrainCompletion(sub, 5000);
+  natsSubscription_Destroy(sub);
+}
+
 // "ok", "no_responders", the reply's Nats-Service-Error-Code, or "service_error".
 std::string ReplyOutcome(natsMsg* reply) {
   if (natsMsg_IsNoResponders(reply)) return "no_responders";
@@ -116,14 +137,25 @@ std::string ReplyOutcome(natsMsg* reply) {
 
 // N requests in flight; slot i's replies arrive on <inbox>.<i>.<seq>, so a late reply to a request
 // that already timed out is recognised (stale seq) and dropped.
-class NatsLoad {
+// What both loads share: the run's settings, its connection and reply inbox, and the lock and
+// wake-up between the thread that sends and nats.c's delivery thread that takes the replies.
+class LoadBase {
+ protected:
+  LoadBase(const NatsLoadOptions& options, natsConnection* nc)
+      : o_(options), nc_(nc), headers_(ParseHeaders(options.headers)), inbox_(NewInbox()) {}
+
+  const NatsLoadOptions& o_;
+  natsConnection* nc_;
+  const Headers headers_;
+  const std::string inbox_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+class NatsLoad : LoadBase {
  public:
   NatsLoad(const NatsLoadOptions& options, natsConnection* nc)
-      : o_(options),
-        nc_(nc),
-        headers_(ParseHeaders(options.headers)),
-        inbox_(NewInbox()),
-        slots_(options.inflight) {}
+      : LoadBase(options, nc), slots_(options.inflight) {}
 
   bool Run(RunResult& result, std::string& error) {
     natsSubscription* sub = SubscribeReplies(nc_, inbox_ + ".>", &NatsLoad::OnReply, this, error);
@@ -173,10 +205,7 @@ class NatsLoad {
       }
       stopped_at = Clock::now();
     }
-    // Drain: the callback may be running; after this it never runs again.
-    natsSubscription_Drain(sub);
-    natsSubscription_WaitForDrainCompletion(sub, 5000);
-    natsSubscription_Destroy(sub);
+    DrainAndDestroy(sub);
 
     std::lock_guard<std::mutex> lock(mu_);
     result = std::move(result_);
@@ -208,11 +237,7 @@ class NatsLoad {
   }
 
   void Publish(const std::vector<Pending>& pending) {
-    for (const Pending& p : pending) {
-      NatsMsgPtr msg =
-          BuildMessage(o_.subject, p.reply.c_str(), headers_, WithSequence(o_.data, p.seq));
-      natsConnection_PublishMsg(nc_, msg.get());
-    }
+    for (const Pending& p : pending) SendRequest(nc_, o_, headers_, p.reply, p.seq);
   }
 
   // Runs on the subscription's nats.c delivery thread.
@@ -220,8 +245,7 @@ class NatsLoad {
     NatsMsgPtr msg(raw);
     auto* self = static_cast<NatsLoad*>(closure);
     const auto now = Clock::now();
-    std::string_view subject = natsMsg_GetSubject(raw);
-    subject.remove_prefix(std::min(subject.size(), self->inbox_.size() + 1));
+    const std::string_view subject = ReplyKey(raw, self->inbox_);
     const size_t dot = subject.find('.');
     if (dot == std::string_view::npos) return;
     size_t index = 0;
@@ -255,12 +279,6 @@ class NatsLoad {
     self->Publish({next});
   }
 
-  const NatsLoadOptions& o_;
-  natsConnection* nc_;
-  const std::vector<std::pair<std::string, std::string>> headers_;
-  const std::string inbox_;
-  std::mutex mu_;
-  std::condition_variable cv_;
   std::vector<Slot> slots_;
   uint64_t next_seq_ = 0;
   bool measuring_ = false;
@@ -274,10 +292,9 @@ class NatsLoad {
 // the sends behind it, and each of them is charged for the wait. This thread sends; nats.c's
 // delivery thread matches each reply (on <inbox>.<seq>) to its request. Sends stop when the
 // measuring time ends; the run ends when every request sent is answered or has timed out.
-class OpenLoopNatsLoad {
+class OpenLoopNatsLoad : LoadBase {
  public:
-  OpenLoopNatsLoad(const NatsLoadOptions& options, natsConnection* nc)
-      : o_(options), nc_(nc), headers_(ParseHeaders(options.headers)), inbox_(NewInbox()) {}
+  OpenLoopNatsLoad(const NatsLoadOptions& options, natsConnection* nc) : LoadBase(options, nc) {}
 
   bool Run(RunResult& result, std::string& error) {
     natsSubscription* sub =
@@ -315,9 +332,7 @@ class OpenLoopNatsLoad {
         cv_.wait_until(lock, wake);
       }
     }
-    natsSubscription_Drain(sub);
-    natsSubscription_WaitForDrainCompletion(sub, 5000);
-    natsSubscription_Destroy(sub);
+    DrainAndDestroy(sub);
 
     std::lock_guard<std::mutex> lock(mu_);
     result = std::move(result_);
@@ -345,12 +360,8 @@ class OpenLoopNatsLoad {
   }
 
   void Publish(const std::vector<uint64_t>& seqs) {
-    for (uint64_t seq : seqs) {
-      const std::string reply = inbox_ + "." + std::to_string(seq);
-      NatsMsgPtr msg =
-          BuildMessage(o_.subject, reply.c_str(), headers_, WithSequence(o_.data, seq));
-      natsConnection_PublishMsg(nc_, msg.get());
-    }
+    for (uint64_t seq : seqs)
+      SendRequest(nc_, o_, headers_, inbox_ + "." + std::to_string(seq), seq);
   }
 
   // Runs on the subscription's nats.c delivery thread.
@@ -358,10 +369,9 @@ class OpenLoopNatsLoad {
     NatsMsgPtr msg(raw);
     auto* self = static_cast<OpenLoopNatsLoad*>(closure);
     const auto now = Clock::now();
-    std::string_view subject = natsMsg_GetSubject(raw);
-    subject.remove_prefix(std::min(subject.size(), self->inbox_.size() + 1));
+    const std::string_view key = ReplyKey(raw, self->inbox_);
     uint64_t seq = 0;
-    if (std::from_chars(subject.data(), subject.data() + subject.size(), seq).ec != std::errc()) {
+    if (std::from_chars(key.data(), key.data() + key.size(), seq).ec != std::errc()) {
       return;
     }
     const std::string outcome = ReplyOutcome(raw);
@@ -383,12 +393,6 @@ class OpenLoopNatsLoad {
     if (self->stopping_ || self->pending_.empty()) self->cv_.notify_one();
   }
 
-  const NatsLoadOptions& o_;
-  natsConnection* nc_;
-  const std::vector<std::pair<std::string, std::string>> headers_;
-  const std::string inbox_;
-  std::mutex mu_;
-  std::condition_variable cv_;
   std::map<uint64_t, Clock::time_point> pending_;  // by seq, so also by due time
   size_t peak_pending_ = 0;
   uint64_t next_seq_ = 0;
