@@ -326,7 +326,8 @@ class OpenLoopNatsLoad : LoadBase {
           continue;
         }
         ExpireDueBefore(now - timeout);
-        if (next_due >= sends_end && pending_.empty()) break;
+        sends_over_ = next_due >= sends_end;
+        if (sends_over_ && pending_.empty()) break;
         Clock::time_point wake = next_due < sends_end ? next_due : Clock::time_point::max();
         if (!pending_.empty()) wake = std::min(wake, pending_.begin()->second + timeout);
         cv_.wait_until(lock, wake);
@@ -376,6 +377,7 @@ class OpenLoopNatsLoad : LoadBase {
     }
     const std::string outcome = ReplyOutcome(raw);
     std::lock_guard<std::mutex> lock(self->mu_);
+    if (self->stopping_) return;  // the count was reached
     const auto it = self->pending_.find(seq);
     if (it == self->pending_.end()) return;  // timed out already
     const Clock::time_point due = it->second;
@@ -389,13 +391,15 @@ class OpenLoopNatsLoad : LoadBase {
       ++r.statuses[outcome];
       if (self->o_.count > 0 && r.responses >= self->o_.count) self->stopping_ = true;
     }
-    // The sender sleeps until the next send or expiry; it must hear of the end of the run.
-    if (self->stopping_ || self->pending_.empty()) self->cv_.notify_one();
+    // The sender sleeps until its next send or expiry. It must hear of the end of the run, but not
+    // of every reply: each wake-up would be a context switch in the middle of the measurement.
+    if (self->stopping_ || (self->sends_over_ && self->pending_.empty())) self->cv_.notify_one();
   }
 
   std::map<uint64_t, Clock::time_point> pending_;  // by seq, so also by due time
   size_t peak_pending_ = 0;
   uint64_t next_seq_ = 0;
+  bool sends_over_ = false;  // every request has been sent
   bool stopping_ = false;
   Clock::time_point measure_start_;
   RunResult result_;
