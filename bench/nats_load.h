@@ -20,8 +20,8 @@ struct NatsLoadOptions {
   std::string subject;
   std::vector<std::string> headers;  // "Name: value"
   std::string data;                  // every "{seq}" becomes the request's number (0, 1, ...)
-  int inflight = 1;                  // closed loop
-  double rate = 0;      // open loop: requests per second; 0 = closed loop with `inflight`
+  int inflight = 1;  // closed loop: requests in flight
+  double rate = 0;   // open loop: requests per second; 0 = closed loop with `inflight`
   uint64_t count = 0;   // measured replies to stop after; 0 = time only
   double seconds = 60;  // measuring time, hard limit
   double warmup_s = 0;
