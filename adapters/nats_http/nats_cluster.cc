@@ -46,6 +46,17 @@ class NatsCluster::Request final : public upstream::Cancellable {
   bool observe_duration = true;  // local rejections are not latency samples
 };
 
+NatsClusterOptions NatsClusterOptions::FromConfig(const config::ClusterConfig& cc) {
+  NatsClusterOptions options;
+  options.name = cc.name;
+  options.mode = cc.nats->mode == "passthrough" ? ClientMode::kPassthrough : ClientMode::kAction;
+  options.subject = cc.nats->subject;
+  options.timeout = std::chrono::milliseconds(cc.nats->timeout_ms);
+  if (!cc.nats->inbox_prefix.empty()) options.inbox_prefix = cc.nats->inbox_prefix;
+  options.health_check = cc.nats->health_check;
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Create(NatsClusterOptions options,
                                                                  nats::Connection& connection,
                                                                  stats::Metrics& metrics) {

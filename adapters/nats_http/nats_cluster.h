@@ -50,6 +50,9 @@ struct NatsClusterOptions {
   // Active check: a request to health_check->subject every interval (e.g. $SRV.PING.<service>,
   // which every sidecar listener answers); no responders or no reply in time fails it.
   std::optional<config::HealthCheckConfig> health_check;
+
+  // The options a `nats:` cluster entry of the config describes (cc.nats must be set).
+  static NatsClusterOptions FromConfig(const config::ClusterConfig& cc);
 };
 
 class NatsCluster final : public upstream::Cluster {

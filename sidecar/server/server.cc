@@ -16,6 +16,7 @@
 #include "services/common/jetstream_kv_state_store.h"
 #include "services/registry/registry.h"
 #include "sidecar/server/effective_config.h"
+#include "sidecar/server/mirror_clusters.h"
 #include "sidecar/http/http_listener.h"
 #include "sidecar/common/build_info.h"
 #include "sidecar/common/logging.h"
@@ -127,8 +128,10 @@ absl::Status Server::Init() {
   ASSIGN_OR_RETURN(nats_, nats::Connection::Create(config_.nats, dispatcher_, metrics_));
   nats_->SetStateCallback([this](bool) { ReevaluateReadiness(); });
   RETURN_IF_ERROR(CreateClusters());
+  // Mirrors run on their own thread where they can (mirror_clusters.h); each side decodes with its own.
+  ASSIGN_OR_RETURN(auto mirror_worker, StartMirrorWorker(config_, metrics_, ProtobufBodyDecoder()));
   shadow_ = std::make_unique<shadow::ShadowRuntime>(dispatcher_, metrics_, shadow::ShadowRuntime::Options{},
-                                                    ProtobufBodyDecoder());
+                                                    ProtobufBodyDecoder(), std::move(mirror_worker));
   ASSIGN_OR_RETURN(auto table, router::RouteTable::Create(config_.routes, clusters_, &metrics_));
   routes_ = std::make_shared<router::RouteTableHolder>(std::move(table));
   if (config_.cutover.has_value()) {
@@ -241,15 +244,8 @@ absl::Status Server::CreateClusters() {
       });
       RETURN_IF_ERROR(clusters_.Add(std::move(cluster), &cc));
     } else if (cc.nats) {
-      adapters::nats_http::NatsClusterOptions options;
-      options.name = cc.name;
-      options.mode = cc.nats->mode == "passthrough" ? adapters::nats_http::ClientMode::kPassthrough
-                                                    : adapters::nats_http::ClientMode::kAction;
-      options.subject = cc.nats->subject;
-      options.timeout = std::chrono::milliseconds(cc.nats->timeout_ms);
-      if (!cc.nats->inbox_prefix.empty()) options.inbox_prefix = cc.nats->inbox_prefix;
-      options.health_check = cc.nats->health_check;
-      ASSIGN_OR_RETURN(auto cluster, adapters::nats_http::NatsCluster::Create(options, *nats_, metrics_));
+      ASSIGN_OR_RETURN(auto cluster, adapters::nats_http::NatsCluster::Create(
+                                         adapters::nats_http::NatsClusterOptions::FromConfig(cc), *nats_, metrics_));
       cluster->SetOnChange([this](bool) {
         UpdateQueueMembership();
         ReevaluateReadiness();

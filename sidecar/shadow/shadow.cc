@@ -166,36 +166,36 @@ struct ShadowRuntime::RouteState {
 };
 
 struct ShadowRuntime::Exchange {
-  uint64_t id = 0;
   RouteState* state = nullptr;
-  std::shared_ptr<const ShadowPolicy> policy;
   ComparedCallback on_compared;
-  bool time_pinned = false;
-  http::Request original;  // what the primary got (for the noise copy's decoding and the ring)
-  http::Request mirrored;  // kept alive while the shadow cluster may still read it
-  http::Request noise_copy;  // likewise for the primary cluster's second answer
-  std::string shadow_cluster;
-  std::string primary_cluster;
-  upstream::GuardedCluster* primary_target = nullptr;  // for the noise copy
-  http::Clock::duration primary_budget{};               // the primary's time left at Begin, for the noise copy
-  upstream::Cancellable* shadow_call = nullptr;
-  upstream::Cancellable* noise_call = nullptr;
-  bool want_noise = false;
-  bool shadow_pending = false;  // sent and counted in the route's in_flight until the shadow answers
-  std::optional<absl::StatusOr<http::Response>> primary, shadow, noise;
+  // The mirror's own exchange; null while the worker holds it (on_worker).
+  std::unique_ptr<MirrorRun> run;
+  upstream::GuardedCluster* primary_target = nullptr;  // for a noise copy on this loop
+  bool on_worker = false;
+  bool shadow_pending = false;  // sent and counted in the route's in_flight until it comes back
   std::optional<http::Response> primary_head;  // a streamed primary, until its body has ended
 };
 
 ShadowRuntime::ShadowRuntime(event::Dispatcher& dispatcher, stats::Metrics& metrics, Options options,
-                             BodyDecoder decoder)
-    : dispatcher_(dispatcher), metrics_(metrics), options_(options), decoder_(std::move(decoder)) {}
+                             BodyDecoder decoder, std::unique_ptr<MirrorWorker> worker)
+    : dispatcher_(dispatcher),
+      metrics_(metrics),
+      options_(options),
+      decoder_(std::move(decoder)),
+      worker_(std::move(worker)) {}
 
 ShadowRuntime::~ShadowRuntime() {
   *alive_ = false;
+  worker_.reset();  // joins its thread; its runs are cancelled there
   for (auto& [id, exchange] : exchanges_) {
-    if (exchange->shadow_call != nullptr) exchange->shadow_call->Cancel();
-    if (exchange->noise_call != nullptr) exchange->noise_call->Cancel();
+    if (exchange->run != nullptr) exchange->run->Cancel();
   }
+}
+
+void ShadowRuntime::PostIfAlive(absl::AnyInvocable<void()> work) {
+  dispatcher_.Post([alive = std::weak_ptr<bool>(alive_), work = std::move(work)]() mutable {
+    if (auto a = alive.lock(); a && *a) work();
+  });
 }
 
 ShadowRuntime::RouteState& ShadowRuntime::StateOf(const std::string& route, const std::string& service,
@@ -235,22 +235,24 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   }
   auto exchange = std::make_unique<Exchange>();
   Exchange& e = *exchange;
-  e.id = next_id_++;
   e.state = &state;
-  e.policy = std::move(policy);
   e.on_compared = std::move(on_compared);
-  e.time_pinned = request.headers.Has(http::headers::kRequestTime);
-  e.original = request;
-  e.mirrored = e.policy->MirrorOf(request);
-  e.mirrored.stream_ok = false;  // the shadow's body is compared whole
-  e.shadow_cluster = e.policy->cluster->name();
-  e.want_noise = e.policy->noise_bp > 0 && IsSafeMethod(request.method) &&
-                 static_cast<int64_t>(RandomBasisPoint()) < e.policy->noise_bp;
-  if (e.want_noise) {
+  e.run = std::make_unique<MirrorRun>();
+  MirrorRun& run = *e.run;
+  run.id = next_id_++;
+  run.policy = std::move(policy);
+  run.time_pinned = request.headers.Has(http::headers::kRequestTime);
+  run.original = request;
+  run.mirrored = run.policy->MirrorOf(request);
+  run.mirrored.stream_ok = false;  // the shadow's body is compared whole
+  run.shadow_cluster = run.policy->cluster->name();
+  run.want_noise = run.policy->noise_bp > 0 && IsSafeMethod(request.method) &&
+                   static_cast<int64_t>(RandomBasisPoint()) < run.policy->noise_bp;
+  if (run.want_noise) {
     e.primary_target = &primary;
-    e.primary_budget = std::max(http::Clock::duration::zero(), request.deadline - http::Clock::now());
+    run.primary_budget = std::max(http::Clock::duration::zero(), request.deadline - http::Clock::now());
   }
-  const uint64_t id = e.id;
+  const uint64_t id = run.id;
   exchanges_.emplace(id, std::move(exchange));
   return MirrorHandle(this, id);
 }
@@ -259,42 +261,55 @@ void ShadowRuntime::Dispatch(uint64_t id) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
   Exchange& e = *it->second;
-  if (!e.primary_head.has_value() && !(e.primary.has_value() && e.primary->ok())) {
+  MirrorRun& run = *e.run;
+  if (!e.primary_head.has_value() && !(run.primary.has_value() && run.primary->ok())) {
     // A failed primary leaves nothing to compare: asking the shadow would only load it.
     Count(*e.state, "error");
     Abandon(id);
     return;
   }
-  // The cap counts mirrors at the shadow cluster. Begin checked it too, to spare the copy when it
+  // The cap counts mirrors sent and not yet back. Begin checked it too, to spare the copy when it
   // was full already; mirrors waiting for their primary do not hold a slot.
-  if (e.state->in_flight >= e.policy->max_concurrent) {
+  if (e.state->in_flight >= run.policy->max_concurrent) {
     Count(*e.state, "dropped");
     Abandon(id);
     return;
   }
   ++e.state->in_flight;
   e.shadow_pending = true;
-  const http::Clock::time_point now = http::Clock::now();
-  e.mirrored.deadline = now + e.policy->timeout;
-  // The inner cluster: shadow failures must not trip a breaker or spend a budget that primary
-  // traffic shares. Callbacks never run inline from Send().
-  e.shadow_call = e.policy->cluster->inner().Send(
-      e.mirrored, [this, id](absl::StatusOr<http::Response> result) { OnShadow(id, std::move(result)); });
-  if (e.want_noise) {
-    ++e.state->noise_samples;
-    e.noise_copy = e.policy->MirrorOf(e.original);  // marked too: the primary can tell the copy apart
-    e.noise_copy.stream_ok = false;
-    e.noise_copy.deadline = now + e.primary_budget;
-    e.noise_call = e.primary_target->inner().Send(
-        e.noise_copy, [this, id](absl::StatusOr<http::Response> result) { OnNoise(id, std::move(result)); });
+  if (run.want_noise) ++e.state->noise_samples;
+  if (worker_ != nullptr && worker_->Has(run.shadow_cluster) &&
+      (!run.want_noise || worker_->Has(run.primary_cluster))) {
+    e.on_worker = true;
+    ++runs_on_worker_;
+    worker_->Launch(std::move(e.run), [this, alive = std::weak_ptr<bool>(alive_)](std::unique_ptr<MirrorRun> done) {
+      // The worker's thread: back to this loop with it. `this` is only used there, if still alive.
+      dispatcher_.Post([this, alive, done = std::move(done)]() mutable {
+        if (auto a = alive.lock(); !a || !*a) return;
+        const uint64_t done_id = done->id;  // read before the move below
+        Finish(done_id, std::move(done));
+      });
+    });
+    return;
   }
+  // The inner clusters: shadow failures must not trip a breaker or spend a budget that primary
+  // traffic shares.
+  ++runs_on_loop_;
+  run.Start(run.policy->cluster->inner(), run.want_noise ? &e.primary_target->inner() : nullptr, &decoder_,
+            [this, id] {
+              // Inside the cluster's callback: the run is taken apart on a later turn.
+              PostIfAlive([this, id] {
+                auto found = exchanges_.find(id);
+                if (found != exchanges_.end()) Finish(id, std::move(found->second->run));
+              });
+            });
 }
 
 void ShadowRuntime::OnPrimary(uint64_t id, absl::StatusOr<http::Response>& result,
                               const std::string& primary_cluster) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
-  it->second->primary_cluster = primary_cluster;
+  it->second->run->primary_cluster = primary_cluster;
   if (result.ok() && result->stream != nullptr) {
     // Compared once the body has streamed through to the caller.
     http::Response head = *result;
@@ -306,14 +321,12 @@ void ShadowRuntime::OnPrimary(uint64_t id, absl::StatusOr<http::Response>& resul
           if (auto a = alive.lock(); a && *a) OnPrimaryStreamEnd(id, std::move(status), std::move(body), truncated);
         });
   } else {
-    it->second->primary = result;
+    it->second->run->primary = result;
   }
   // Called just before the primary's reply is handed on: the mirror (and the noise copy) leave on
   // a later loop turn, after the reply was written, so neither this process nor the shadow's
   // upstream competes with the primary's own exchange for the cores.
-  dispatcher_.Post([this, id, alive = std::weak_ptr<bool>(alive_)]() {
-    if (auto a = alive.lock(); a && *a) Dispatch(id);
-  });
+  PostIfAlive([this, id] { Dispatch(id); });
 }
 
 void ShadowRuntime::OnPrimaryStreamEnd(uint64_t id, absl::Status status, std::string body, bool truncated) {
@@ -325,16 +338,24 @@ void ShadowRuntime::OnPrimaryStreamEnd(uint64_t id, absl::Status status, std::st
     Abandon(id);
     return;
   }
+  absl::StatusOr<http::Response> primary = absl::CancelledError("");
   if (status.ok()) {
-    http::Response whole = std::move(*e.primary_head);
+    http::Response whole = *e.primary_head;  // the head stays: Dispatch reads it as "primary answered"
     whole.body = std::move(body);
-    e.primary = std::move(whole);
+    primary = std::move(whole);
   } else {
-    e.primary = std::move(status);
+    primary = std::move(status);
   }
-  // May run inside the caller's stream callbacks: compare on a later loop turn.
-  dispatcher_.Post([this, id, alive = std::weak_ptr<bool>(alive_)]() {
-    if (auto a = alive.lock(); a && *a) MaybeComplete(id);
+  // May run inside the caller's stream callbacks: handed on a later loop turn, to wherever the run
+  // is by then (Dispatch, posted before, may have moved it to the worker).
+  PostIfAlive([this, id, primary = std::move(primary)]() mutable {
+    auto found = exchanges_.find(id);
+    if (found == exchanges_.end()) return;
+    if (found->second->on_worker) {
+      worker_->SetPrimary(id, std::move(primary));
+    } else if (found->second->run != nullptr) {
+      found->second->run->SetPrimary(std::move(primary));
+    }
   });
 }
 
@@ -342,95 +363,51 @@ void ShadowRuntime::Abandon(uint64_t id) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
   Exchange& e = *it->second;
-  if (e.shadow_pending) {
-    if (e.shadow_call != nullptr) e.shadow_call->Cancel();
-    --e.state->in_flight;
+  if (e.on_worker) {
+    worker_->Cancel(id);
+  } else if (e.run != nullptr) {
+    e.run->Cancel();
   }
-  if (e.noise_call != nullptr) e.noise_call->Cancel();
+  if (e.shadow_pending) --e.state->in_flight;
   exchanges_.erase(it);
 }
 
-void ShadowRuntime::OnShadow(uint64_t id, absl::StatusOr<http::Response> result) {
+void ShadowRuntime::Finish(uint64_t id, std::unique_ptr<MirrorRun> run) {
   auto it = exchanges_.find(id);
-  if (it == exchanges_.end()) return;
-  it->second->shadow_call = nullptr;
-  it->second->shadow_pending = false;
-  --it->second->state->in_flight;
-  it->second->shadow = std::move(result);
-  MaybeComplete(id);
-}
-
-void ShadowRuntime::OnNoise(uint64_t id, absl::StatusOr<http::Response> result) {
-  auto it = exchanges_.find(id);
-  if (it == exchanges_.end()) return;
-  it->second->noise_call = nullptr;
-  it->second->noise = std::move(result);
-  MaybeComplete(id);
-}
-
-void ShadowRuntime::MaybeComplete(uint64_t id) {
-  auto it = exchanges_.find(id);
-  if (it == exchanges_.end()) return;
-  Exchange& e = *it->second;
-  if (!e.primary.has_value() || !e.shadow.has_value() || (e.want_noise && !e.noise.has_value())) return;
-  std::unique_ptr<Exchange> done = std::move(it->second);
+  if (it == exchanges_.end() || run == nullptr || !run->comparison.has_value()) return;
+  std::unique_ptr<Exchange> e = std::move(it->second);
   exchanges_.erase(it);
-  Complete(*done);
+  RouteState& state = *e->state;
+  --state.in_flight;
+  Comparison& comparison = *run->comparison;
+  bool matched = false;
+  switch (comparison.result) {
+    case Comparison::Result::kDropped: Count(state, "dropped"); return;
+    case Comparison::Result::kError: Count(state, "error"); return;
+    case Comparison::Result::kMatched:
+      Count(state, "matched");
+      matched = true;
+      break;
+    case Comparison::Result::kDiffed: matched = CountDiff(state, *run, comparison); break;
+  }
+  if (e->on_compared) e->on_compared(matched);
 }
 
-std::optional<std::string> ShadowRuntime::DecodeBody(const http::Request& request,
-                                                     const http::Response& response) {
-  if (!decoder_) return std::nullopt;
-  return decoder_(request, response);
-}
-
-void ShadowRuntime::Complete(Exchange& e) {
-  RouteState& state = *e.state;
-  if (!e.shadow->ok()) {
-    // The shadow's own pool refusing (overflow) is a drop: the mirror was never sent.
-    const bool overflow = upstream::GetFailureKind(e.shadow->status()) == upstream::FailureKind::kOverflow;
-    Count(state, overflow ? "dropped" : "error");
-    return;
-  }
-  if (!e.primary->ok()) {
-    Count(state, "error");  // nothing to compare against
-    return;
-  }
-  const std::optional<std::string> primary_json = DecodeBody(e.original, **e.primary);
-  const std::optional<std::string> shadow_json = DecodeBody(e.mirrored, **e.shadow);
-  const std::string& primary_body = primary_json.has_value() ? *primary_json : (*e.primary)->body;
-  const std::string& shadow_body = shadow_json.has_value() ? *shadow_json : (*e.shadow)->body;
-  // A healthy shadow answers with the same bytes, and equal inputs normalise and compare equal:
-  // the common case parses neither body (each parse builds a tree of allocated nodes). An
-  // exchange that also asked the primary twice still learns its noise below.
-  if (!e.want_noise && primary_body == shadow_body &&
-      ComparedStatus(**e.primary) == ComparedStatus(**e.shadow)) {
-    Count(state, "matched");
-    if (e.on_compared) e.on_compared(true);
-    return;
-  }
-  const Normalized primary = Normalize(**e.primary, &primary_body);
-  const Normalized shadow = Normalize(**e.shadow, &shadow_body);
-  DiffResult diff = Diff(primary, shadow, e.policy->diff, e.time_pinned);
-
-  if (e.noise.has_value() && e.noise->ok()) {
-    const std::optional<std::string> noise_json = DecodeBody(e.original, **e.noise);
-    DiffResult noise = Diff(primary, Normalize(**e.noise, noise_json ? &*noise_json : nullptr),
-                            e.policy->diff, e.time_pinned);
-    for (const std::string& path : noise.paths) {
-      if (state.noise.size() >= options_.max_noise_paths) break;
-      state.noise.insert(FoldIndices(path));
-    }
+bool ShadowRuntime::CountDiff(RouteState& state, const MirrorRun& run, Comparison& comparison) {
+  for (const std::string& path : comparison.noise_paths) {
+    if (state.noise.size() >= options_.max_noise_paths) break;
+    state.noise.insert(FoldIndices(path));
   }
   std::vector<std::string> real, noise_paths;
-  for (std::string& path : diff.paths) {
+  for (std::string& path : comparison.paths) {
     (state.noise.count(FoldIndices(path)) > 0 ? noise_paths : real).push_back(std::move(path));
   }
-  diff.paths = std::move(real);
-  const bool matched = diff.matched();
+  comparison.paths = std::move(real);
+  comparison.noise_paths = std::move(noise_paths);  // now: this exchange's differences set apart as noise
+  const bool matched = comparison.paths.empty() && comparison.more_paths == 0;
   Count(state, matched ? "matched" : "mismatched");
   if (!matched) {
-    for (const std::string& path : diff.paths) {
+    for (const std::string& path : comparison.paths) {
       std::string label = FoldIndices(path);
       if (state.paths.count(label) == 0 && state.paths.size() >= options_.max_paths_per_route) label = "other";
       ++state.paths[label];
@@ -438,14 +415,14 @@ void ShadowRuntime::Complete(Exchange& e) {
           .Add({{"service", state.service}, {"action", state.action}, {"path", label}})
           .Increment();
     }
-    Record(e, diff, noise_paths);
+    Record(state, run, comparison);
   }
-  if (e.on_compared) e.on_compared(matched);
+  return matched;
 }
 
-void ShadowRuntime::Record(const Exchange& e, const DiffResult& diff, const std::vector<std::string>& noise) {
+void ShadowRuntime::Record(RouteState& state, const MirrorRun& run, const Comparison& comparison) {
   Json headers = Json::object();
-  for (const auto& [name, value] : e.mirrored.headers.entries()) {
+  for (const auto& [name, value] : run.mirrored.headers.entries()) {
     headers[name] = IsCredentialHeader(name) ? std::string(redact::kRedacted) : redact::Text(value);
   }
   auto side = [&](const std::string& cluster, const http::Response& r) {
@@ -453,19 +430,19 @@ void ShadowRuntime::Record(const Exchange& e, const DiffResult& diff, const std:
   };
   Json entry = {
       {"time", absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone())},
-      {"route", e.state->route},
-      {"service", e.state->service},
-      {"action", e.state->action},
+      {"route", state.route},
+      {"service", state.service},
+      {"action", state.action},
       {"request",
-       {{"method", e.mirrored.method},
-        {"path", redact::Text(e.mirrored.path)},  // ?access_token=... in a query
+       {{"method", run.mirrored.method},
+        {"path", redact::Text(run.mirrored.path)},  // ?access_token=... in a query
         {"headers", std::move(headers)},
-        {"body", RedactBody(e.mirrored.body, options_.max_body_bytes)}}},
-      {"primary", side(e.primary_cluster, **e.primary)},
-      {"shadow", side(e.shadow_cluster, **e.shadow)},
-      {"paths", diff.paths},
-      {"noise_paths", noise},
-      {"more_paths", diff.truncated},
+        {"body", RedactBody(run.mirrored.body, options_.max_body_bytes)}}},
+      {"primary", side(run.primary_cluster, **run.primary)},
+      {"shadow", side(run.shadow_cluster, **run.shadow)},
+      {"paths", comparison.paths},
+      {"noise_paths", comparison.noise_paths},
+      {"more_paths", comparison.more_paths},
   };
   ring_.push_front(std::move(entry));
   while (ring_.size() > options_.ring_size) ring_.pop_back();

@@ -2,29 +2,32 @@
 // Shadow traffic: a share of a route's requests is mirrored to another cluster and the two answers
 // are compared (diff.h), off the request path.
 //
-//   router picks the primary ──► ShadowRuntime::Begin: share, method, cap ──► copy of the request
-//                                  (credentials stripped, x-sidecar-shadow: 1), kept
+//   router picks the primary ──► ShadowRuntime::Begin: share, method, cap ──► MirrorRun: copy of
+//                                  the request (credentials stripped, x-sidecar-shadow: 1), kept
 //   primary answers ─► caller       (never waits for, fails because of, or slows for the shadow)
 //                   └► MirrorHandle::OnPrimary (a copy) ─► on a later loop turn, after the reply
-//                        was written: the copy leaves, own deadline ──► shadow cluster
-//                                     (noise sample) ──► the primary cluster once more
-//                      ─► compare when every side is in ─► stats, ring, observer
+//                        was written, the run leaves: to the MirrorWorker's thread when it has the
+//                        shadow cluster (mirror_worker.h), else on this loop ──► shadow cluster,
+//                        own deadline (noise sample: ──► the primary cluster once more)
+//                      ─► compared where it ran (mirror_run.h) ─► back here: stats, ring, observer
 //
 // Protections of the primary: the mirror leaves only once the primary's reply is out, so on a
 // task's two cores neither this loop nor the shadow's upstream works during the primary's own
 // exchange (sent together, as Envoy's mirror does, the shadow's write, its upstream's wake-up and
-// its answer's read land inside the primary's latency). A failed primary sends no mirror: there is
-// nothing to compare against (counted as an error). The shadow gets its own timeout and a
-// per-route cap on mirrors in flight at the shadow cluster (beyond it the mirror is dropped and
-// counted), goes to the shadow cluster's inner cluster (so shadow failures never open a breaker or
-// spend a retry budget that primary traffic uses), and the comparison runs off the primary's path
-// too.
+// its answer's read land inside the primary's latency). With a worker, this loop only hands the
+// run over: the mirror's I/O and its diff run on a SCHED_IDLE thread with its own cluster
+// instances, which the kernel preempts whenever the primary path wants a core. A failed primary
+// sends no mirror: there is nothing to compare against (counted as an error). The shadow gets its
+// own timeout and a per-route cap on mirrors in flight (beyond it the mirror is dropped and
+// counted), goes to the shadow cluster's inner cluster or the worker's own instance (so shadow
+// failures never open a breaker or spend a retry budget that primary traffic uses).
 //
 // Noise (Diffy): a sampled share of mirrored safe requests (GET/HEAD/OPTIONS) also goes to the
 // primary twice; paths that differ between the two primary answers are learned per route as noise
 // and reported apart from mismatches.
 //
-// Dispatcher thread only (the admin handlers that read the stats run there too).
+// Dispatcher thread only (the admin handlers that read the stats run there too); the worker only
+// ever holds a MirrorRun, never the runtime's state.
 
 #include <chrono>
 #include <cstdint>
@@ -44,6 +47,8 @@
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/http/message.h"
 #include "sidecar/shadow/diff.h"
+#include "sidecar/shadow/mirror_run.h"
+#include "sidecar/shadow/mirror_worker.h"
 #include "sidecar/stats/metrics.h"
 #include "sidecar/upstream/guarded_cluster.h"
 
@@ -97,9 +102,6 @@ class MirrorHandle {
   uint64_t id_ = 0;
 };
 
-// Renders a binary (protobuf) response body as JSON for the comparison; nullopt keeps the body.
-using BodyDecoder = absl::AnyInvocable<std::optional<std::string>(const http::Request&, const http::Response&)>;
-
 // Called after each comparison with whether the two answers matched (RouteObserver::OnShadowCompared).
 using ComparedCallback = absl::AnyInvocable<void(bool matched)>;
 
@@ -112,8 +114,11 @@ class ShadowRuntime {
     size_t max_noise_paths = 64;       // learned per route
   };
 
-  ShadowRuntime(event::Dispatcher& dispatcher, stats::Metrics& metrics, Options options, BodyDecoder decoder = nullptr);
-  ~ShadowRuntime();  // cancels every shadow in flight
+  // With a `worker`, mirrors to the clusters it has run on its thread (mirror_worker.h); the rest,
+  // and every mirror without one, run on `dispatcher`'s loop.
+  ShadowRuntime(event::Dispatcher& dispatcher, stats::Metrics& metrics, Options options, BodyDecoder decoder = nullptr,
+                std::unique_ptr<MirrorWorker> worker = nullptr);
+  ~ShadowRuntime();  // stops the worker, then cancels every shadow in flight
 
   // Called by the router once the primary side is chosen. Decides (share, method, health,
   // primary == shadow, concurrency cap) and keeps the mirror, which leaves after the primary's
@@ -128,6 +133,9 @@ class ShadowRuntime {
   // Per-route counts, match rate, top differing paths and learned noise (for /status).
   nlohmann::json StatsJson() const;
   size_t in_flight() const { return exchanges_.size(); }
+  // Mirrors that ran on the worker's thread / on the request loop, since the start.
+  uint64_t runs_on_worker() const { return runs_on_worker_; }
+  uint64_t runs_on_loop() const { return runs_on_loop_; }
 
  private:
   friend class MirrorHandle;
@@ -139,16 +147,17 @@ class ShadowRuntime {
   // The tee of a streamed primary ended (or was dropped: `status` CANCELLED).
   void OnPrimaryStreamEnd(uint64_t id, absl::Status status, std::string body, bool truncated);
   void Abandon(uint64_t id);
-  // Sends the mirror (and noise copy) once the primary's answer, or its head, is in.
+  // Sends the mirror (and noise copy) once the primary's answer, or its head, is in: on the
+  // worker when it has the clusters, else on this loop.
   void Dispatch(uint64_t id);
-  void OnShadow(uint64_t id, absl::StatusOr<http::Response> result);
-  void OnNoise(uint64_t id, absl::StatusOr<http::Response> result);
-  void MaybeComplete(uint64_t id);
-  void Complete(Exchange& exchange);
+  // A run came back compared (on this loop, from either place it ran).
+  void Finish(uint64_t id, std::unique_ptr<MirrorRun> run);
   void Count(RouteState& state, const char* result);
-  void Record(const Exchange& exchange, const DiffResult& diff, const std::vector<std::string>& noise);
-  // The reply rendered as JSON by the decoder, when it knows the reply's binary form.
-  std::optional<std::string> DecodeBody(const http::Request& request, const http::Response& response);
+  // Counts a diffed comparison (learning noise first) and records a mismatch; returns whether it matched.
+  bool CountDiff(RouteState& state, const MirrorRun& run, Comparison& comparison);
+  void Record(RouteState& state, const MirrorRun& run, const Comparison& comparison);
+  // Posts `work` to this loop, dropped if the runtime is gone by then.
+  void PostIfAlive(absl::AnyInvocable<void()> work);
 
   event::Dispatcher& dispatcher_;
   stats::Metrics& metrics_;
@@ -158,8 +167,11 @@ class ShadowRuntime {
   std::map<uint64_t, std::unique_ptr<Exchange>> exchanges_;
   std::map<std::string, std::unique_ptr<RouteState>> routes_;
   std::deque<nlohmann::json> ring_;  // newest at the front
+  uint64_t runs_on_worker_ = 0, runs_on_loop_ = 0;
   // Posted tasks check it, so a comparison posted just before shutdown never runs on a dead runtime.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Last member: destroyed first, so no run on its thread outlives what it reports to.
+  std::unique_ptr<MirrorWorker> worker_;
 };
 
 }  // namespace sidecar::shadow

@@ -4,16 +4,22 @@
 
 #include "sidecar/shadow/shadow.h"
 
+#include <sched.h>
+
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/router/router.h"
+#include "sidecar/shadow/mirror_worker.h"
 
 namespace sidecar::shadow {
 namespace {
@@ -54,6 +60,8 @@ class FakeCluster final : public upstream::Cluster {
   bool Healthy() const override { return true; }
   upstream::Cancellable* Send(const http::Request& request, upstream::ResponseCallback done) override {
     requests.push_back(request);
+    sent_on.push_back(std::this_thread::get_id());
+    sent_at_policy.push_back(sched_getscheduler(0));
     const int n = static_cast<int>(requests.size());
     if (hold) {
       held.push_back(std::move(done));
@@ -82,6 +90,8 @@ class FakeCluster final : public upstream::Cluster {
   bool hold = false;
   bool stream = false;  // answer a caller with stream_ok through Response::stream
   std::vector<http::Request> requests;
+  std::vector<std::thread::id> sent_on;  // the thread of each Send
+  std::vector<int> sent_at_policy;       // and its scheduling policy then
   std::deque<upstream::ResponseCallback> held;
 
  private:
@@ -94,8 +104,10 @@ class RecordingObserver final : public router::RouteObserver {
   void OnRequest(const std::string&, const std::string&, bool, std::chrono::microseconds) override {}
   void OnShadowCompared(const std::string& route, const std::string& cluster, bool matched) override {
     compared.push_back(route + " " + cluster + " " + (matched ? "matched" : "mismatched"));
+    if (after_compared) after_compared();
   }
   std::vector<std::string> compared;
+  std::function<void()> after_compared;
 };
 
 class ShadowTest : public ::testing::Test {
@@ -402,6 +414,156 @@ TEST_F(ShadowTest, ALateShadowAnswerIsStillComparedAndFreesItsSlot) {
   EXPECT_EQ(Count("mismatched"), 1);  // {} vs {"v":1}
   ASSERT_TRUE(Route(Get("/api/b")).ok());
   EXPECT_EQ(shadow_->requests.size(), 2u);
+}
+
+// ------------------------------------------------------------------------------------------------
+// The same runtime with a MirrorWorker: mirrors to the clusters the worker has run on its thread,
+// against its own instances; what they find comes back to the request loop to be counted.
+
+class WorkerClusters final : public MirrorWorker::Clusters {
+ public:
+  upstream::Cluster* Get(const std::string& name) override {
+    auto it = clusters.find(name);
+    return it == clusters.end() ? nullptr : it->second.get();
+  }
+  std::set<std::string> Names() const override {
+    std::set<std::string> names;
+    for (const auto& [name, cluster] : clusters) names.insert(name);
+    return names;
+  }
+  std::map<std::string, std::unique_ptr<FakeCluster>> clusters;
+};
+
+class ShadowOnWorkerTest : public ShadowTest {
+ protected:
+  // The worker gets instances of `names`; `set_up` shapes them on the worker's thread, before it runs.
+  void StartWorker(std::vector<std::string> names, std::function<void(FakeCluster&)> set_up = nullptr) {
+    using Made = absl::StatusOr<std::unique_ptr<MirrorWorker::Clusters>>;
+    auto worker = MirrorWorker::Start({}, [this, names, set_up](event::Dispatcher& dispatcher) -> Made {
+      auto out = std::make_unique<WorkerClusters>();
+      for (const std::string& name : names) {
+        auto cluster = std::make_unique<FakeCluster>(name, dispatcher);
+        if (set_up) set_up(*cluster);
+        worker_clusters_[name] = cluster.get();
+        out->clusters[name] = std::move(cluster);
+      }
+      return out;
+    });
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    worker_ = worker->get();
+    runtime_ = std::make_unique<ShadowRuntime>(*dispatcher_, metrics_, ShadowRuntime::Options{}, nullptr,
+                                               *std::move(worker));
+  }
+
+  // Runs the request loop until `n` comparisons came back (bounded: a lost run fails, not hangs).
+  void RunUntilCompared(size_t n) {
+    if (observer_.compared.size() >= n) return;
+    observer_.after_compared = [&] {
+      if (observer_.compared.size() >= n) dispatcher_->Exit();
+    };
+    auto guard = dispatcher_->CreateTimer([&] {
+      ADD_FAILURE() << "only " << observer_.compared.size() << " of " << n << " comparisons came back";
+      dispatcher_->Exit();
+    });
+    guard->Enable(std::chrono::seconds(10));
+    dispatcher_->Run();
+    observer_.after_compared = nullptr;
+  }
+
+  MirrorWorker* worker_ = nullptr;                       // owned by runtime_
+  std::map<std::string, FakeCluster*> worker_clusters_;  // owned by the worker
+};
+
+TEST_F(ShadowOnWorkerTest, MirrorsRunOnTheWorkersThreadAtIdlePriorityAndComeBackCounted) {
+  StartWorker({"native"}, [](FakeCluster& c) { c.body = [](int n) { return n == 1 ? R"({"v":1})" : R"({"v":2})"; }; });
+  Use({});
+  ASSERT_TRUE(Route(Get("/api/a")).ok());
+  RunUntilCompared(1);
+  ASSERT_TRUE(Route(Get("/api/b")).ok());
+  RunUntilCompared(2);
+  EXPECT_THAT(shadow_->requests, IsEmpty());  // the request loop's instance is never used
+  FakeCluster& on_worker = *worker_clusters_["native"];
+  ASSERT_EQ(on_worker.requests.size(), 2u);
+  EXPECT_NE(on_worker.sent_on[0], std::this_thread::get_id());
+  EXPECT_EQ(on_worker.requests[0].headers.GetOr("x-sidecar-shadow", ""), "1");
+  EXPECT_FALSE(on_worker.requests[0].headers.Has("Authorization"));
+  if (worker_->idle_priority()) EXPECT_EQ(on_worker.sent_at_policy[0], SCHED_IDLE);
+  EXPECT_THAT(observer_.compared, ElementsAre("api native matched", "api native mismatched"));
+  EXPECT_EQ(Count("matched"), 1);
+  EXPECT_EQ(Count("mismatched"), 1);
+  nlohmann::json ring = runtime_->MismatchesJson();
+  ASSERT_EQ(ring.size(), 1u);
+  EXPECT_EQ(ring[0]["paths"], nlohmann::json::array({"/v"}));
+  EXPECT_EQ(ring[0]["request"]["path"], "/api/b");
+  EXPECT_EQ(ring[0]["primary"]["cluster"], "legacy");
+  EXPECT_EQ(ring[0]["shadow"]["cluster"], "native");
+  EXPECT_EQ(runtime_->runs_on_worker(), 2u);
+  EXPECT_EQ(runtime_->runs_on_loop(), 0u);
+  EXPECT_EQ(runtime_->in_flight(), 0u);
+  EXPECT_EQ(runtime_->StatsJson()["api"]["in_flight"], 0);
+}
+
+TEST_F(ShadowOnWorkerTest, AClusterTheWorkerLacksIsMirroredOnTheRequestLoop) {
+  StartWorker({"elsewhere"});
+  Use({});
+  ASSERT_TRUE(Route(Get("/api/a")).ok());
+  RunUntilCompared(1);
+  EXPECT_EQ(shadow_->requests.size(), 1u);
+  EXPECT_EQ(runtime_->runs_on_loop(), 1u);
+  EXPECT_EQ(runtime_->runs_on_worker(), 0u);
+  EXPECT_EQ(Count("matched"), 1);
+}
+
+TEST_F(ShadowOnWorkerTest, AStreamedPrimaryReachesItsRunOnTheWorker) {
+  StartWorker({"native"});
+  Use({});
+  primary_->stream = true;
+  http::Request request = Get("/api/streamed");
+  request.stream_ok = true;
+  auto r = Route(std::move(request));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_NE(r->stream, nullptr);
+  Collector collector;
+  r->stream->Start(collector);
+  RunUntilCompared(1);
+  EXPECT_EQ(collector.body, R"({"v":1})");
+  EXPECT_THAT(observer_.compared, ElementsAre("api native matched"));
+  EXPECT_EQ(runtime_->runs_on_worker(), 1u);
+}
+
+TEST_F(ShadowOnWorkerTest, NoiseIsLearnedWithTheWorkersInstanceOfThePrimary) {
+  StartWorker({"native", "legacy"}, [](FakeCluster& c) {
+    const bool primary = c.name() == "legacy";
+    c.body = [primary](int n) {
+      return std::string(R"({"nonce":")") + (primary ? "q" : "s") + std::to_string(n) + R"(","v":)" +
+             (primary ? "1" : "2") + "}";
+    };
+  });
+  config::ShadowConfig c;
+  c.noise_percent_bp = 10000;
+  Use(c);
+  primary_->body = [](int n) { return R"({"nonce":"p)" + std::to_string(n) + R"(","v":1})"; };
+  ASSERT_TRUE(Route(Get("/api/a")).ok());
+  RunUntilCompared(1);
+  EXPECT_EQ(primary_->requests.size(), 1u);  // the noise copy went to the worker's instance
+  ASSERT_EQ(worker_clusters_["legacy"]->requests.size(), 1u);
+  EXPECT_TRUE(worker_clusters_["legacy"]->requests[0].headers.Has("x-sidecar-shadow"));
+  nlohmann::json ring = runtime_->MismatchesJson();
+  ASSERT_EQ(ring.size(), 1u);
+  EXPECT_EQ(ring[0]["paths"], nlohmann::json::array({"/v"}));
+  EXPECT_EQ(ring[0]["noise_paths"], nlohmann::json::array({"/nonce"}));
+}
+
+// Shutdown with mirrors held on the worker: nothing calls back into what is gone.
+TEST_F(ShadowOnWorkerTest, StoppingWithMirrorsInFlightOnTheWorkerIsClean) {
+  StartWorker({"native"}, [](FakeCluster& c) { c.hold = true; });
+  Use({});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Route(Get("/api/a")).ok());
+  Settle();
+  EXPECT_EQ(runtime_->in_flight(), 3u);
+  runtime_.reset();
+  Settle();
+  EXPECT_THAT(observer_.compared, IsEmpty());
 }
 
 }  // namespace
