@@ -52,10 +52,13 @@ def main():
     a = ap.parse_args()
 
     runs = {}
+    mirrors = {}  # test -> i's shadow outcomes per round (compared, dropped, error)
     with open(a.results) as f:
         for line in f:
             rec = json.loads(line)
             runs.setdefault((rec["test"], rec["contender"]), []).append(rec["run"])
+            if "shadow" in rec:
+                mirrors.setdefault(rec["test"], []).append(rec["shadow"])
 
     def med(test, who, key):
         rs = runs.get((test, who))
@@ -99,6 +102,13 @@ def main():
           "h p50/p99 %s/%s ms, i p50/p99 %s/%s ms"
           % (a.shadow_rate, fmt(med("http_open_low", "h", "p50_ms")), fmt(med("http_open_low", "h", "p99_ms")),
              fmt(med("http_open_low", "i", "p50_ms")), fmt(med("http_open_low", "i", "p99_ms"))))
+
+    def compared_share(test):
+        shares = [m["compared"] / max(1, m["compared"] + m["dropped"] + m["error"]) for m in mirrors.get(test, [])]
+        return "-" if not shares else "%.1f %%" % (100 * statistics.median(shares))
+    print("   i's mirrors compared (not dropped or failed), median share per run: %s at %s rq/s, %s at %s rq/s,"
+          " %s closed loop" % (compared_share("http_open"), a.rate, compared_share("http_open_low"), a.shadow_rate,
+                               compared_share("http_tput")))
     print("\n== NATS paths: rq/s at %s in flight | p50/p99 sequential (1 in flight) | p50/p99 at %s rq/s"
           " open loop (%s), latency from the intended send time"
           % (a.inflight, a.rate, ", ".join(NATS_RATE_PATHS)))

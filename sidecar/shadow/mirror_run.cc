@@ -20,7 +20,7 @@ void MirrorRun::Start(upstream::Cluster& shadow_target, upstream::Cluster* prima
     MaybeFinish();
   });
   if (want_noise && primary_target != nullptr) {
-    noise_copy = policy->MirrorOf(original);  // marked too: the primary can tell the copy apart
+    noise_copy = mirrored;  // marked too: the primary can tell the copy apart
     noise_copy.stream_ok = false;
     noise_copy.deadline = now + primary_budget;
     noise_call_ = primary_target->Send(noise_copy, [this](absl::StatusOr<http::Response> result) {
@@ -42,6 +42,15 @@ void MirrorRun::Cancel() {
   on_done_ = nullptr;
   if (auto* call = std::exchange(shadow_call_, nullptr)) call->Cancel();
   if (auto* call = std::exchange(noise_call_, nullptr)) call->Cancel();
+}
+
+void MirrorRun::TakeSlot(std::shared_ptr<std::atomic<int64_t>> in_flight) {
+  in_flight->fetch_add(1);
+  slot_ = std::move(in_flight);
+}
+
+void MirrorRun::ReleaseSlot() {
+  if (slot_ != nullptr) std::exchange(slot_, nullptr)->fetch_sub(1);
 }
 
 void MirrorRun::MaybeFinish() {
@@ -68,7 +77,7 @@ Comparison Compare(const MirrorRun& run, const BodyDecoder* decoder) {
   };
   const http::Response& primary_response = **run.primary;
   const http::Response& shadow_response = **run.shadow;
-  const std::optional<std::string> primary_json = decode(run.original, primary_response);
+  const std::optional<std::string> primary_json = decode(run.mirrored, primary_response);
   const std::optional<std::string> shadow_json = decode(run.mirrored, shadow_response);
   const std::string& primary_body =
       primary_json.has_value() ? *primary_json : primary_response.body;
@@ -85,7 +94,7 @@ Comparison Compare(const MirrorRun& run, const BodyDecoder* decoder) {
   const Normalized shadow = Normalize(shadow_response, &shadow_body);
   DiffResult diff = Diff(primary, shadow, run.policy->diff, run.time_pinned);
   if (run.want_noise && run.noise->ok()) {
-    const std::optional<std::string> noise_json = decode(run.original, **run.noise);
+    const std::optional<std::string> noise_json = decode(run.mirrored, **run.noise);
     DiffResult noise = Diff(primary, Normalize(**run.noise, noise_json ? &*noise_json : nullptr),
                             run.policy->diff, run.time_pinned);
     out.noise_paths = std::move(noise.paths);

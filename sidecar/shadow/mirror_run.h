@@ -6,6 +6,7 @@
 // back to be counted. Nothing in it touches shared state, so the comparison (decoding, parsing,
 // diffing: the mirror's CPU work) runs on whichever loop owns it.
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,8 +47,10 @@ struct MirrorRun {
   std::shared_ptr<const ShadowPolicy> policy;  // immutable, shared across threads
   bool time_pinned = false;
   bool want_noise = false;
-  http::Request original;                  // what the primary got (decoding, the noise copy)
-  http::Request mirrored;                  // kept alive while the shadow cluster may still read it
+  // The primary's request as the shadow gets it (ShadowPolicy::MirrorOf), kept alive while the
+  // shadow cluster may still read it. It also names the service and action every answer is
+  // decoded by, and is the noise copy's model.
+  http::Request mirrored;
   http::Request noise_copy;                // likewise for the primary cluster's second answer
   http::Clock::duration primary_budget{};  // the primary's time left at Begin, for the noise copy
   std::string shadow_cluster;
@@ -64,6 +67,10 @@ struct MirrorRun {
   void SetPrimary(absl::StatusOr<http::Response> result);
   // Drops the calls in flight; on_done never runs.
   void Cancel();
+  // The route's count of mirrors at the shadow (its cap): taken when the mirror leaves, given back
+  // once, by whichever thread sees the run end, before the run is handed back to be counted.
+  void TakeSlot(std::shared_ptr<std::atomic<int64_t>> in_flight);
+  void ReleaseSlot();
 
  private:
   void MaybeFinish();
@@ -72,6 +79,7 @@ struct MirrorRun {
   absl::AnyInvocable<void()> on_done_;
   upstream::Cancellable* shadow_call_ = nullptr;
   upstream::Cancellable* noise_call_ = nullptr;
+  std::shared_ptr<std::atomic<int64_t>> slot_;
 };
 
 // Compares the run's sides (all in). Pure: no stats, no shared state.

@@ -81,6 +81,7 @@ void MirrorWorker::Launch(std::unique_ptr<MirrorRun> run, Done done) {
       run->shadow = absl::FailedPreconditionError(
           absl::StrCat("the shadow worker has no instance of cluster '", run->shadow_cluster, "'"));
       run->comparison = Compare(*run, &decoder_);
+      run->ReleaseSlot();
       std::move(done)(std::move(run));
       return;
     }
@@ -103,6 +104,7 @@ void MirrorWorker::Cancel(uint64_t id) {
     auto it = runs_.find(id);
     if (it == runs_.end()) return;
     it->second.run->Cancel();
+    it->second.run->ReleaseSlot();
     runs_.erase(it);
   });
 }
@@ -112,6 +114,8 @@ void MirrorWorker::Finish(uint64_t id) {
   if (it == runs_.end()) return;
   Pending pending = std::move(it->second);
   runs_.erase(it);
+  // Before the run waits in the runtime's mailbox: the cap counts mirrors at the shadow only.
+  pending.run->ReleaseSlot();
   std::move(pending.done)(std::move(pending.run));
 }
 

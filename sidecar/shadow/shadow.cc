@@ -1,6 +1,7 @@
 #include "sidecar/shadow/shadow.h"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -156,7 +157,9 @@ class TeeStream final : public http::BodyStream, private http::BodyStream::Sink 
 
 struct ShadowRuntime::RouteState {
   std::string route, service, action;
-  int64_t in_flight = 0;
+  // Mirrors sent and not yet answered (the cap). Shared with the runs: the one that holds a slot
+  // gives it back where it ends, the worker's thread included.
+  std::shared_ptr<std::atomic<int64_t>> in_flight = std::make_shared<std::atomic<int64_t>>(0);
   // Counts for /status (the Prometheus counters carry the same numbers).
   std::map<std::string, int64_t> results;
   std::map<std::string, int64_t> paths;  // folded path -> mismatches
@@ -172,7 +175,6 @@ struct ShadowRuntime::Exchange {
   std::unique_ptr<MirrorRun> run;
   upstream::GuardedCluster* primary_target = nullptr;  // for a noise copy on this loop
   bool on_worker = false;
-  bool shadow_pending = false;  // sent and counted in the route's in_flight until it comes back
   std::optional<http::Response> primary_head;  // a streamed primary, until its body has ended
 };
 
@@ -182,7 +184,24 @@ ShadowRuntime::ShadowRuntime(event::Dispatcher& dispatcher, stats::Metrics& metr
       metrics_(metrics),
       options_(options),
       decoder_(std::move(decoder)),
+      collect_timer_(dispatcher.CreateTimer([this] { Collect(); })),
       worker_(std::move(worker)) {}
+
+void ShadowRuntime::Collect() {
+  std::vector<std::unique_ptr<MirrorRun>> done;
+  {
+    std::lock_guard<std::mutex> lock(mailbox_->mu);
+    done.swap(mailbox_->runs);
+  }
+  for (std::unique_ptr<MirrorRun>& run : done) {
+    const uint64_t id = run->id;
+    auto it = exchanges_.find(id);
+    if (it == exchanges_.end()) continue;  // abandoned meanwhile (and uncounted then)
+    --on_worker_;
+    Finish(id, std::move(run));
+  }
+  if (on_worker_ > 0) collect_timer_->Enable(kCollectEvery);
+}
 
 ShadowRuntime::~ShadowRuntime() {
   *alive_ = false;
@@ -229,7 +248,7 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   if (!policy->Mirrors(request.method) || IsHealthRequest(request)) return {};
   if (percent_bp < 10000 && static_cast<int64_t>(RandomBasisPoint()) >= percent_bp) return {};
   RouteState& state = StateOf(route, service, action);
-  if (state.in_flight >= policy->max_concurrent) {
+  if (state.in_flight->load() >= policy->max_concurrent) {
     Count(state, "dropped");
     return {};
   }
@@ -242,7 +261,6 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   run.id = next_id_++;
   run.policy = std::move(policy);
   run.time_pinned = request.headers.Has(http::headers::kRequestTime);
-  run.original = request;
   run.mirrored = run.policy->MirrorOf(request);
   run.mirrored.stream_ok = false;  // the shadow's body is compared whole
   run.shadow_cluster = run.policy->cluster->name();
@@ -270,26 +288,26 @@ void ShadowRuntime::Dispatch(uint64_t id) {
   }
   // The cap counts mirrors sent and not yet back. Begin checked it too, to spare the copy when it
   // was full already; mirrors waiting for their primary do not hold a slot.
-  if (e.state->in_flight >= run.policy->max_concurrent) {
+  if (e.state->in_flight->load() >= run.policy->max_concurrent) {
     Count(*e.state, "dropped");
     Abandon(id);
     return;
   }
-  ++e.state->in_flight;
-  e.shadow_pending = true;
+  run.TakeSlot(e.state->in_flight);
   if (run.want_noise) ++e.state->noise_samples;
   if (worker_ != nullptr && worker_->Has(run.shadow_cluster) &&
       (!run.want_noise || worker_->Has(run.primary_cluster))) {
     e.on_worker = true;
     ++runs_on_worker_;
-    worker_->Launch(std::move(e.run), [this, alive = std::weak_ptr<bool>(alive_)](std::unique_ptr<MirrorRun> done) {
-      // The worker's thread: back to this loop with it. `this` is only used there, if still alive.
-      dispatcher_.Post([this, alive, done = std::move(done)]() mutable {
-        if (auto a = alive.lock(); !a || !*a) return;
-        const uint64_t done_id = done->id;  // read before the move below
-        Finish(done_id, std::move(done));
-      });
+    ++on_worker_;
+    // The worker leaves the finished run in the mailbox and does not wake this loop: the collect
+    // timer picks the runs up in batches (a wake-up per mirror would cost this loop one more
+    // epoll round and context switch per request).
+    worker_->Launch(std::move(e.run), [mailbox = mailbox_](std::unique_ptr<MirrorRun> done) {
+      std::lock_guard<std::mutex> lock(mailbox->mu);
+      mailbox->runs.push_back(std::move(done));
     });
+    if (!collect_timer_->Enabled()) collect_timer_->Enable(kCollectEvery);
     return;
   }
   // The inner clusters: shadow failures must not trip a breaker or spend a budget that primary
@@ -364,11 +382,12 @@ void ShadowRuntime::Abandon(uint64_t id) {
   if (it == exchanges_.end()) return;
   Exchange& e = *it->second;
   if (e.on_worker) {
-    worker_->Cancel(id);
+    worker_->Cancel(id);  // gives its slot back there, unless it finished already and did then
+    --on_worker_;         // Collect skips a run whose exchange is gone
   } else if (e.run != nullptr) {
     e.run->Cancel();
   }
-  if (e.shadow_pending) --e.state->in_flight;
+  if (e.run != nullptr) e.run->ReleaseSlot();  // a run on the worker gives it back there
   exchanges_.erase(it);
 }
 
@@ -378,7 +397,7 @@ void ShadowRuntime::Finish(uint64_t id, std::unique_ptr<MirrorRun> run) {
   std::unique_ptr<Exchange> e = std::move(it->second);
   exchanges_.erase(it);
   RouteState& state = *e->state;
-  --state.in_flight;
+  run->ReleaseSlot();  // already given back when it ran on the worker
   Comparison& comparison = *run->comparison;
   bool matched = false;
   switch (comparison.result) {
@@ -472,7 +491,7 @@ Json ShadowRuntime::StatsJson() const {
         {"mismatched", mismatched},
         {"error", count("error")},
         {"dropped", count("dropped")},
-        {"in_flight", state->in_flight},
+        {"in_flight", state->in_flight->load()},
         {"match_rate", compared == 0 ? Json(nullptr) : Json(static_cast<double>(matched) / compared)},
         {"mismatch_paths", std::move(paths)},
         {"noise_paths", state->noise},

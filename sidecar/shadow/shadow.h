@@ -34,6 +34,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -156,6 +157,8 @@ class ShadowRuntime {
   // Counts a diffed comparison (learning noise first) and records a mismatch; returns whether it matched.
   bool CountDiff(RouteState& state, const MirrorRun& run, Comparison& comparison);
   void Record(RouteState& state, const MirrorRun& run, const Comparison& comparison);
+  // Finishes the runs the worker has left in the mailbox; again later while some are still out.
+  void Collect();
   // Posts `work` to this loop, dropped if the runtime is gone by then.
   void PostIfAlive(absl::AnyInvocable<void()> work);
 
@@ -170,6 +173,17 @@ class ShadowRuntime {
   uint64_t runs_on_worker_ = 0, runs_on_loop_ = 0;
   // Posted tasks check it, so a comparison posted just before shutdown never runs on a dead runtime.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Runs the worker finished, until Collect takes them (the worker's thread and this one).
+  struct Mailbox {
+    std::mutex mu;
+    std::vector<std::unique_ptr<MirrorRun>> runs;  // guarded by mu
+  };
+  // How often finished runs are collected while some are out: late enough to batch a busy second's
+  // mirrors into few loop wake-ups, early enough for the guards' mismatch windows (seconds).
+  static constexpr std::chrono::milliseconds kCollectEvery{10};
+  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
+  event::TimerPtr collect_timer_;
+  int64_t on_worker_ = 0;  // runs handed to the worker and not collected yet
   // Last member: destroyed first, so no run on its thread outlives what it reports to.
   std::unique_ptr<MirrorWorker> worker_;
 };

@@ -554,6 +554,19 @@ TEST_F(ShadowOnWorkerTest, NoiseIsLearnedWithTheWorkersInstanceOfThePrimary) {
   EXPECT_EQ(ring[0]["noise_paths"], nlohmann::json::array({"/nonce"}));
 }
 
+// The cap counts mirrors at the shadow: the slots are taken on the request loop and given back by
+// the worker as each run ends, before the run waits to be collected.
+TEST_F(ShadowOnWorkerTest, TheCapHoldsForMirrorsOnTheWorkerAndFreesAsTheyEnd) {
+  StartWorker({"native"}, [](FakeCluster& c) { c.hold = true; });
+  config::ShadowConfig c;
+  c.max_concurrent = 2;
+  Use(c);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Route(Get("/api/a")).ok());
+  EXPECT_EQ(Count("dropped"), 3);
+  EXPECT_EQ(runtime_->StatsJson()["api"]["in_flight"], 2);
+  EXPECT_EQ(runtime_->runs_on_worker(), 2u);
+}
+
 // Shutdown with mirrors held on the worker: nothing calls back into what is gone.
 TEST_F(ShadowOnWorkerTest, StoppingWithMirrorsInFlightOnTheWorkerIsClean) {
   StartWorker({"native"}, [](FakeCluster& c) { c.hold = true; });
