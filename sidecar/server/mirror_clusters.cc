@@ -1,6 +1,5 @@
 #include "sidecar/server/mirror_clusters.h"
 
-#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -16,19 +15,8 @@ namespace {
 // Owned by the worker's thread: destroyed there, clusters before the connection they use.
 class MirrorClusters final : public shadow::MirrorWorker::Clusters {
  public:
-  upstream::Cluster* Get(const std::string& name) override {
-    auto it = clusters.find(name);
-    return it == clusters.end() ? nullptr : it->second.get();
-  }
-  std::set<std::string> Names() const override {
-    std::set<std::string> names;
-    for (const auto& [name, cluster] : clusters) names.insert(name);
-    return names;
-  }
-
-  // Declared first: destroyed after the clusters that use it.
-  std::unique_ptr<nats::Connection> connection;
-  std::map<std::string, upstream::ClusterPtr> clusters;  // by the config's name
+  ~MirrorClusters() override { Clear(); }
+  std::unique_ptr<nats::Connection> connection;  // for nats clusters; made with the first one
 };
 
 // The names a mirror can be sent to: shadow clusters, and the primaries of routes that sample
@@ -66,8 +54,8 @@ absl::StatusOr<std::unique_ptr<shadow::MirrorWorker>> StartMirrorWorker(
       cc.name += ".shadow";
       if (cc.legacy_http.has_value()) {
         cc.legacy_http->health_check.reset();
-        ASSIGN_OR_RETURN(out->clusters[name],
-                         upstream::LegacyHttpCluster::Create(cc, dispatcher, metrics));
+        ASSIGN_OR_RETURN(auto cluster, upstream::LegacyHttpCluster::Create(cc, dispatcher, metrics));
+        out->Add(name, std::move(cluster));
         continue;
       }
       if (out->connection == nullptr) {
@@ -76,10 +64,10 @@ absl::StatusOr<std::unique_ptr<shadow::MirrorWorker>> StartMirrorWorker(
         ASSIGN_OR_RETURN(out->connection, nats::Connection::Create(nats, dispatcher, metrics));
       }
       cc.nats->health_check.reset();
-      ASSIGN_OR_RETURN(
-          out->clusters[name],
-          adapters::nats_http::NatsCluster::Create(
-              adapters::nats_http::NatsClusterOptions::FromConfig(cc), *out->connection, metrics));
+      ASSIGN_OR_RETURN(auto cluster,
+                       adapters::nats_http::NatsCluster::Create(
+                           adapters::nats_http::NatsClusterOptions::FromConfig(cc), *out->connection, metrics));
+      out->Add(name, std::move(cluster));
     }
     return out;
   };

@@ -25,6 +25,17 @@ bool LowerThisThreadsPriority() {
 
 }  // namespace
 
+upstream::Cluster* MirrorWorker::Clusters::Get(const std::string& name) const {
+  auto it = clusters_.find(name);
+  return it == clusters_.end() ? nullptr : it->second.get();
+}
+
+std::set<std::string> MirrorWorker::Clusters::Names() const {
+  std::set<std::string> names;
+  for (const auto& [name, cluster] : clusters_) names.insert(name);
+  return names;
+}
+
 absl::StatusOr<std::unique_ptr<MirrorWorker>> MirrorWorker::Start(Options options,
                                                                   ClustersFactory factory,
                                                                   BodyDecoder decoder) {

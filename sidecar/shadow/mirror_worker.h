@@ -34,13 +34,22 @@ namespace sidecar::shadow {
 
 class MirrorWorker {
  public:
-  // The worker's cluster instances, by name. Created and destroyed on the worker's thread.
+  // The worker's cluster instances, by name. Created and destroyed on the worker's thread. A
+  // subclass may own what the clusters use (a NATS connection) and calls Clear() first thing in
+  // its destructor, so the clusters go before it.
   class Clusters {
    public:
-    virtual ~Clusters() = default;
+    virtual ~Clusters() { Clear(); }
+    void Add(const std::string& name, upstream::ClusterPtr cluster) { clusters_[name] = std::move(cluster); }
     // nullptr when this worker has no instance of `name`.
-    virtual upstream::Cluster* Get(const std::string& name) = 0;
-    virtual std::set<std::string> Names() const = 0;
+    upstream::Cluster* Get(const std::string& name) const;
+    std::set<std::string> Names() const;
+
+   protected:
+    void Clear() { clusters_.clear(); }
+
+   private:
+    std::map<std::string, upstream::ClusterPtr> clusters_;
   };
   using ClustersFactory =
       absl::AnyInvocable<absl::StatusOr<std::unique_ptr<Clusters>>(event::Dispatcher&) &&>;

@@ -420,32 +420,18 @@ TEST_F(ShadowTest, ALateShadowAnswerIsStillComparedAndFreesItsSlot) {
 // The same runtime with a MirrorWorker: mirrors to the clusters the worker has run on its thread,
 // against its own instances; what they find comes back to the request loop to be counted.
 
-class WorkerClusters final : public MirrorWorker::Clusters {
- public:
-  upstream::Cluster* Get(const std::string& name) override {
-    auto it = clusters.find(name);
-    return it == clusters.end() ? nullptr : it->second.get();
-  }
-  std::set<std::string> Names() const override {
-    std::set<std::string> names;
-    for (const auto& [name, cluster] : clusters) names.insert(name);
-    return names;
-  }
-  std::map<std::string, std::unique_ptr<FakeCluster>> clusters;
-};
-
 class ShadowOnWorkerTest : public ShadowTest {
  protected:
   // The worker gets instances of `names`; `set_up` shapes them on the worker's thread, before it runs.
   void StartWorker(std::vector<std::string> names, std::function<void(FakeCluster&)> set_up = nullptr) {
     using Made = absl::StatusOr<std::unique_ptr<MirrorWorker::Clusters>>;
     auto worker = MirrorWorker::Start({}, [this, names, set_up](event::Dispatcher& dispatcher) -> Made {
-      auto out = std::make_unique<WorkerClusters>();
+      auto out = std::make_unique<MirrorWorker::Clusters>();
       for (const std::string& name : names) {
         auto cluster = std::make_unique<FakeCluster>(name, dispatcher);
         if (set_up) set_up(*cluster);
         worker_clusters_[name] = cluster.get();
-        out->clusters[name] = std::move(cluster);
+        out->Add(name, std::move(cluster));
       }
       return out;
     });
