@@ -48,7 +48,7 @@ absl::StatusOr<std::unique_ptr<MirrorWorker>> MirrorWorker::Start(Options option
   w->thread_ = std::thread([w, options, factory = std::move(factory),
                             started = std::move(started)]() mutable {
     pthread_setname_np(pthread_self(), options.name.substr(0, 15).c_str());  // top -H, perf, gdb
-    if (options.idle_priority) w->idle_priority_ = LowerThisThreadsPriority();
+    w->idle_priority_ = LowerThisThreadsPriority();
     auto dispatcher = event::Dispatcher::Create(options.name);
     if (!dispatcher.ok()) {
       started.set_value(dispatcher.status());

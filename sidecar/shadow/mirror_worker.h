@@ -57,8 +57,7 @@ class MirrorWorker {
   using Done = absl::AnyInvocable<void(std::unique_ptr<MirrorRun>) &&>;
 
   struct Options {
-    std::string name = "shadow";
-    bool idle_priority = true;  // SCHED_IDLE; off only where a test needs the thread to keep pace
+    std::string name = "shadow";  // the thread's name (top -H, perf) and its dispatcher's
   };
 
   // Starts the thread, builds the clusters there and returns once they exist (or failed to).
