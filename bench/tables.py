@@ -5,7 +5,11 @@ With --quick 1 it judges nothing about speed: it only checks that every run got 
 errors or timeouts, and exits 1 otherwise.
 """
 import argparse
+import collections
+import glob
 import json
+import os
+import random
 import statistics
 import sys
 
@@ -49,6 +53,9 @@ def main():
     ap.add_argument("--inflight", default="32")
     ap.add_argument("--secs", default="5")
     ap.add_argument("--rounds", default="3")
+    ap.add_argument("--hist", default="", help="the runs' latency histograms (hist/TEST-PATH-rROUND.csv)")
+    ap.add_argument("--pairs", default="0")
+    ap.add_argument("--pair-secs", default="3")
     a = ap.parse_args()
 
     runs = {}
@@ -56,6 +63,8 @@ def main():
     with open(a.results) as f:
         for line in f:
             rec = json.loads(line)
+            if "cpu_ns" in rec:
+                rec["run"]["cpu_ns"] = rec["cpu_ns"]
             runs.setdefault((rec["test"], rec["contender"]), []).append(rec["run"])
             if "shadow" in rec:
                 mirrors.setdefault(rec["test"], []).append(rec["shadow"])
@@ -109,6 +118,8 @@ def main():
     print("   i's mirrors compared (not dropped or failed), median share per run: %s at %s rq/s, %s at %s rq/s,"
           " %s closed loop" % (compared_share("http_open"), a.rate, compared_share("http_open_low"), a.shadow_rate,
                                compared_share("http_tput")))
+    pairs = pair_report(runs, mirrors, a) if int(a.pairs) > 0 else None
+
     print("\n== NATS paths: rq/s at %s in flight | p50/p99 sequential (1 in flight) | p50/p99 at %s rq/s"
           " open loop (%s), latency from the intended send time"
           % (a.inflight, a.rate, ", ".join(NATS_RATE_PATHS)))
@@ -181,6 +192,8 @@ def main():
         ("i/h p99 @%s rq/s" % a.shadow_rate,
          ratio(med("http_open_low", "i", "p99_ms"), med("http_open_low", "h", "p99_ms")), "<= 1.1x",
          lambda v: v <= 1.1, "%.2fx"),
+        ("i/h p99 @%s, %s pairs pooled" % (a.shadow_rate, a.pairs), pairs["p99_ratio"] if pairs else None,
+         "<= 1.1x", lambda v: v <= 1.1, "%.2fx"),
         ("g/e throughput", ratio(med("nats_tput", "g", "rps"), med("nats_tput", "e", "rps")), "(shown)", None,
          "%.2fx"),
         ("j/e throughput", ratio(med("nats_tput", "j", "rps"), med("nats_tput", "e", "rps")), "(shown)", None,
@@ -230,6 +243,82 @@ def main():
             return 1
         print("\nsmoke ok: every path answered without errors or timeouts")
     return 0
+
+
+def read_histogram(path):
+    """{(low_ns, high_ns): count} from a sidecar-load --histogram-out CSV."""
+    h = collections.Counter()
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or line.startswith("low_ns"):
+                continue
+            lo, hi, count, _ = line.split(",")
+            h[(int(lo), int(hi))] += int(count)
+    return h
+
+
+def quantile_ms(h, q):
+    """The upper bound (ms) of the bucket that holds quantile q of histogram h."""
+    total = sum(h.values())
+    seen = 0
+    for (lo, hi), count in sorted(h.items()):
+        seen += count
+        if seen >= q * total:
+            return hi / 1e6
+    return None
+
+
+def pair_report(runs, mirrors, a):
+    """Issue 7's figure from the pairs: pooled p50/p99 of h and i, the i/h p99 ratio with a bootstrap
+    interval over pairs, the serving sidecar's CPU per request, and the share of i's mirrors compared."""
+    hists = {}
+    for who in ("h", "i"):
+        for path in glob.glob(os.path.join(a.hist, "http_pair-%s-r*.csv" % who)):
+            k = int(path.rsplit("-r", 1)[1].split(".")[0])
+            hists.setdefault(k, {})[who] = read_histogram(path)
+    pairs = sorted(k for k, both in hists.items() if len(both) == 2)
+    if not pairs:
+        print("   pairs: no histograms in %s" % a.hist)
+        return None
+
+    def pooled(keys, who):
+        h = collections.Counter()
+        for k in keys:
+            h.update(hists[k][who])
+        return h
+
+    h, i = pooled(pairs, "h"), pooled(pairs, "i")
+    ratio = quantile_ms(i, 0.99) / quantile_ms(h, 0.99)
+    # Resampling whole pairs keeps each pair's h and i together, as they ran minutes apart from the
+    # other pairs but seconds apart from each other.
+    rng = random.Random(7)
+    boot = sorted(quantile_ms(pooled(s, "i"), 0.99) / quantile_ms(pooled(s, "h"), 0.99)
+                  for s in ([rng.choice(pairs) for _ in pairs] for _ in range(1000)))
+    low, high = boot[50], boot[949]
+
+    def cpu_us(who, key):
+        cpu = n = 0.0
+        for r in runs.get(("http_pair", who), []):
+            c = r.get("cpu_ns")
+            if not c or not r["elapsed_s"]:
+                continue
+            cpu += c[key] / 1e3
+            n += r["requests"] * (r["elapsed_s"] + c["warmup_s"]) / r["elapsed_s"]
+        return cpu / n if n else None
+
+    shares = [m["compared"] / max(1, m["compared"] + m["dropped"] + m["error"]) for m in mirrors.get("http_pair", [])]
+    print("   issue 7, %d pairs of %s s runs of h then i (order alternating) at %s rq/s, histograms pooled:"
+          % (len(pairs), a.pair_secs, a.shadow_rate))
+    print("     h p50/p99 %.3f/%.3f ms (%d samples), i p50/p99 %.3f/%.3f ms (%d samples); i/h p99 %.2fx,"
+          " 90 %% bootstrap interval over pairs %.2f-%.2fx" % (
+              quantile_ms(h, 0.5), quantile_ms(h, 0.99), sum(h.values()), quantile_ms(i, 0.5),
+              quantile_ms(i, 0.99), sum(i.values()), ratio, low, high))
+    fmt = lambda v: "-" if v is None else "%.1f" % v
+    print("     serving sidecar's CPU per request, us: request loop (main thread) h %s, i %s; all threads h %s, i %s;"
+          " i's mirrors compared %s" % (
+              fmt(cpu_us("h", "loop")), fmt(cpu_us("i", "loop")), fmt(cpu_us("h", "all")), fmt(cpu_us("i", "all")),
+              "-" if not shares else "%.1f %%" % (100 * sum(shares) / len(shares))))
+    return {"p99_ratio": ratio, "low": low, "high": high}
 
 
 if __name__ == "__main__":
