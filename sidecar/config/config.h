@@ -246,6 +246,11 @@ struct ShadowConfig {
   // Of mirrored safe requests, the share (basis points) also sent to the primary a second time;
   // paths differing between the two primary answers are learned as noise. 0: off.
   int64_t noise_percent_bp = 0;
+  // Above this CPU pressure of the task (basis points of wall time in which some task waited for a
+  // core, from PSI, over the last second), new mirrors are skipped and counted as dropped: on
+  // contended cores a mirror's work (and its upstream's, when that shares the task) queues in
+  // front of the primary's. 0: never pause.
+  int64_t pause_above_cpu_pressure_bp = 0;
 };
 
 struct RouteConfig {

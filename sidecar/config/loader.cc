@@ -1014,7 +1014,8 @@ class Loader {
   void ReadShadow(const YAML::Node& node, const std::string& path, ShadowConfig* out) {
     MapView map(*this, node, path,
                 {"cluster", "percent", "methods", "header", "allow_credentials", "strip_headers", "timeout_ms",
-                 "max_concurrent", "ignore_paths", "tolerances", "volatile_defaults", "noise_percent"});
+                 "max_concurrent", "ignore_paths", "tolerances", "volatile_defaults", "noise_percent",
+                 "pause_above_cpu_pressure"});
     if (!map.ok()) return;
     String(map, "cluster", &out->cluster, /*required=*/true);
     ShadowPercent(map, "percent", 1, &out->percent_bp);
@@ -1060,6 +1061,7 @@ class Loader {
     }
     Bool(map, "volatile_defaults", &out->volatile_defaults);
     ShadowPercent(map, "noise_percent", 0, &out->noise_percent_bp);
+    ShadowPercent(map, "pause_above_cpu_pressure", 0, &out->pause_above_cpu_pressure_bp);
   }
 
   void ReadRoute(const YAML::Node& node, const std::string& path, RouteConfig* out) {
@@ -1977,7 +1979,8 @@ nlohmann::json ToJson(const Config& config) {
                          {"ignore_paths", sh.ignore_paths},
                          {"tolerances", sh.tolerances},
                          {"volatile_defaults", sh.volatile_defaults},
-                         {"noise_percent", sh.noise_percent_bp / 100.0}};
+                         {"noise_percent", sh.noise_percent_bp / 100.0},
+                         {"pause_above_cpu_pressure", sh.pause_above_cpu_pressure_bp / 100.0}};
     }
     routes.push_back(std::move(entry));
   }

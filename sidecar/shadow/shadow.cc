@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "sidecar/common/logging.h"
 #include "sidecar/common/redact.h"
 
 namespace sidecar::shadow {
@@ -44,6 +45,7 @@ std::shared_ptr<const ShadowPolicy> ShadowPolicy::Create(const config::ShadowCon
   policy->timeout = std::chrono::milliseconds(config.timeout_ms);
   policy->max_concurrent = config.max_concurrent;
   policy->noise_bp = config.noise_percent_bp;
+  policy->pause_above_cpu_pressure_bp = config.pause_above_cpu_pressure_bp;
   std::vector<std::pair<std::string, double>> tolerances(config.tolerances.begin(), config.tolerances.end());
   policy->diff = BuildDiffOptions(service, config.ignore_paths, tolerances, config.volatile_defaults);
   return policy;
@@ -165,6 +167,7 @@ struct ShadowRuntime::RouteState {
   std::map<std::string, int64_t> paths;  // folded path -> mismatches
   std::set<std::string> noise;           // folded paths learned as noise
   int64_t noise_samples = 0;
+  int64_t pause_above_cpu_pressure_bp = 0;  // the route's setting, as last seen
   std::map<std::string, prometheus::Counter*> counters;  // result -> cached child
 };
 
@@ -248,6 +251,14 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   if (!policy->Mirrors(request.method) || IsHealthRequest(request)) return {};
   if (percent_bp < 10000 && static_cast<int64_t>(RandomBasisPoint()) >= percent_bp) return {};
   RouteState& state = StateOf(route, service, action);
+  state.pause_above_cpu_pressure_bp = policy->pause_above_cpu_pressure_bp;
+  if (policy->pause_above_cpu_pressure_bp > 0) {
+    WatchCpuPressure();
+    if (PausedByCpuPressure(policy->pause_above_cpu_pressure_bp)) {
+      Count(state, "dropped");
+      return {};
+    }
+  }
   if (state.in_flight->load() >= policy->max_concurrent) {
     Count(state, "dropped");
     return {};
@@ -273,6 +284,45 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   const uint64_t id = run.id;
   exchanges_.emplace(id, std::move(exchange));
   return MirrorHandle(this, id);
+}
+
+void ShadowRuntime::WatchCpuPressure() {
+  if (pressure_timer_ != nullptr) return;
+  pressure_timer_ = dispatcher_.CreateTimer([this] {
+    SampleCpuPressure();
+    pressure_timer_->Enable(options_.cpu_pressure_every);
+  });
+  absl::StatusOr<std::string> path = options_.cpu_pressure_path;
+  if (options_.cpu_pressure_path.empty()) path = CpuPressure::FindSource();
+  if (!path.ok()) {
+    // Without PSI no route pauses: the shadow runs as if the cores were free, and says so.
+    pressure_error_ = std::string(path.status().message());
+    log::Warn("shadow: cpu pressure unavailable; no route pauses its shadow", {{"error", pressure_error_}});
+    return;
+  }
+  pressure_source_.emplace(*path);
+  SampleCpuPressure();  // the first reading: a baseline
+  pressure_timer_->Enable(options_.cpu_pressure_every);
+}
+
+void ShadowRuntime::SampleCpuPressure() {
+  if (!pressure_source_.has_value()) return;
+  absl::StatusOr<std::optional<double>> share = pressure_source_->Sample(CpuPressure::Clock::now());
+  if (!share.ok()) {
+    // Unreadable now: no pause on a stale figure.
+    if (pressure_error_.empty()) log::Warn("shadow: cannot read cpu pressure", {{"error", share.status().ToString()}});
+    pressure_error_ = std::string(share.status().message());
+    cpu_pressure_.reset();
+    return;
+  }
+  if (share->has_value()) {
+    pressure_error_.clear();
+    cpu_pressure_ = **share;
+  }
+}
+
+bool ShadowRuntime::PausedByCpuPressure(int64_t above_bp) const {
+  return above_bp > 0 && cpu_pressure_.has_value() && *cpu_pressure_ * 10000 > static_cast<double>(above_bp);
 }
 
 void ShadowRuntime::Dispatch(uint64_t id) {
@@ -497,6 +547,13 @@ Json ShadowRuntime::StatsJson() const {
         {"noise_paths", state->noise},
         {"noise_samples", state->noise_samples},
     };
+    if (state->pause_above_cpu_pressure_bp > 0) {
+      Json& pause = out[name]["cpu_pressure_pause"];
+      pause = {{"above", state->pause_above_cpu_pressure_bp / 10000.0},
+               {"pressure", cpu_pressure_.has_value() ? Json(*cpu_pressure_) : Json(nullptr)},
+               {"paused", PausedByCpuPressure(state->pause_above_cpu_pressure_bp)}};
+      if (!pressure_error_.empty()) pause["error"] = pressure_error_;
+    }
   }
   return out;
 }

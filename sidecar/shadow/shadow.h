@@ -16,7 +16,9 @@
 // exchange (sent together, as Envoy's mirror does, the shadow's write, its upstream's wake-up and
 // its answer's read land inside the primary's latency). With a worker, this loop only hands the
 // run over: the mirror's I/O and its diff run on a SCHED_IDLE thread with its own cluster
-// instances, which the kernel preempts whenever the primary path wants a core. A failed primary
+// instances, which the kernel preempts whenever the primary path wants a core; and a route may
+// pause its shadow while the task's CPU pressure is above a line it sets (cpu_pressure.h), since
+// the shadow's upstream, when it shares the task, does not yield like that. A failed primary
 // sends no mirror: there is nothing to compare against (counted as an error). The shadow gets its
 // own timeout and a per-route cap on mirrors in flight (beyond it the mirror is dropped and
 // counted), goes to the shadow cluster's inner cluster or the worker's own instance (so shadow
@@ -47,6 +49,7 @@
 #include "sidecar/config/config.h"
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/http/message.h"
+#include "sidecar/shadow/cpu_pressure.h"
 #include "sidecar/shadow/diff.h"
 #include "sidecar/shadow/mirror_run.h"
 #include "sidecar/shadow/mirror_worker.h"
@@ -67,6 +70,7 @@ struct ShadowPolicy {
   std::chrono::milliseconds timeout{1000};
   int64_t max_concurrent = 64;
   int64_t noise_bp = 0;  // of mirrored requests, in basis points
+  int64_t pause_above_cpu_pressure_bp = 0;  // 0: never
   DiffOptions diff;
 
   static std::shared_ptr<const ShadowPolicy> Create(const config::ShadowConfig& config, std::string_view service,
@@ -113,6 +117,10 @@ class ShadowRuntime {
     size_t max_body_bytes = 4096;      // per body in the ring
     size_t max_paths_per_route = 50;   // distinct path labels per route; the rest is "other"
     size_t max_noise_paths = 64;       // learned per route
+    // The PSI file read for routes that pause their shadow above a CPU pressure; "" finds it
+    // (cpu_pressure.h). Read every cpu_pressure_every once the first such route mirrors.
+    std::string cpu_pressure_path;
+    std::chrono::milliseconds cpu_pressure_every{1000};
   };
 
   // With a `worker`, mirrors to the clusters it has run on its thread (mirror_worker.h); the rest,
@@ -137,6 +145,9 @@ class ShadowRuntime {
   // Mirrors that ran on the worker's thread / on the request loop, since the start.
   uint64_t runs_on_worker() const { return runs_on_worker_; }
   uint64_t runs_on_loop() const { return runs_on_loop_; }
+  // The task's CPU pressure (0-1) over the last sample; nullopt until a route that pauses above
+  // one has mirrored and two samples were taken, or when it cannot be read.
+  std::optional<double> cpu_pressure() const { return cpu_pressure_; }
 
  private:
   friend class MirrorHandle;
@@ -159,6 +170,11 @@ class ShadowRuntime {
   void Record(RouteState& state, const MirrorRun& run, const Comparison& comparison);
   // Finishes the runs the worker has left in the mailbox; again later while some are still out.
   void Collect();
+  // Starts sampling the CPU pressure (once; later calls do nothing).
+  void WatchCpuPressure();
+  void SampleCpuPressure();
+  // Whether a route that pauses above `above_bp` (0: never) does so at the pressure last sampled.
+  bool PausedByCpuPressure(int64_t above_bp) const;
   // Posts `work` to this loop, dropped if the runtime is gone by then.
   void PostIfAlive(absl::AnyInvocable<void()> work);
 
@@ -184,6 +200,10 @@ class ShadowRuntime {
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
   event::TimerPtr collect_timer_;
   int64_t on_worker_ = 0;  // runs handed to the worker and not collected yet
+  std::optional<CpuPressure> pressure_source_;  // set once watched, if PSI can be read
+  std::string pressure_error_;                  // why it cannot be (for /status)
+  std::optional<double> cpu_pressure_;
+  event::TimerPtr pressure_timer_;
   // Last member: destroyed first, so no run on its thread outlives what it reports to.
   std::unique_ptr<MirrorWorker> worker_;
 };

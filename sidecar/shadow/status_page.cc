@@ -91,6 +91,13 @@ std::string RenderStatusPage(const Json& routes, const Json& shadow_stats, const
       absl::StrAppend(&rate, "<div class=\"muted\">matched ", Text(st["matched"]), ", mismatched ",
                       Text(st["mismatched"]), ", error ", Text(st["error"]), ", dropped ", Text(st["dropped"]),
                       "</div>");
+      if (st.contains("cpu_pressure_pause")) {
+        const Json& pause = st["cpu_pressure_pause"];
+        const Json& pressure = pause.value("pressure", Json(nullptr));
+        absl::StrAppend(&rate, "<div class=\"", pause.value("paused", false) ? "bad\">paused" : "muted\">pauses",
+                        " above ", Percent(pause.value("above", 0.0)), " CPU pressure (now ",
+                        pressure.is_number() ? Percent(pressure.get<double>()) : "unknown", ")", "</div>");
+      }
     }
     absl::StrAppend(&html, "<tr><td><code>", HtmlEscape(name), "</code></td><td>", match, "</td><td>", split,
                     "</td><td>", shadow, "</td><td>", rate, "</td></tr>\n");

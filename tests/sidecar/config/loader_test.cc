@@ -1196,6 +1196,17 @@ routes:
   EXPECT_EQ(config->clusters[1].nats->timeout_ms, 700);
 }
 
+TEST_F(GatewayConfigTest, AShadowMayPauseAboveACpuPressure) {
+  auto config = Load("routes: [{prefix: /a/, cluster: legacy, shadow: {cluster: nats, pause_above_cpu_pressure: 40}}]");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->routes[0].shadow->pause_above_cpu_pressure_bp, 4000);
+  auto never = Load("routes: [{prefix: /a/, cluster: legacy, shadow: {cluster: nats}}]");
+  ASSERT_TRUE(never.ok()) << never.status();
+  EXPECT_EQ(never->routes[0].shadow->pause_above_cpu_pressure_bp, 0);
+  EXPECT_THAT(Errors("routes: [{prefix: /a/, cluster: legacy, shadow: {cluster: nats, pause_above_cpu_pressure: 120}}]"),
+              ::testing::Contains(::testing::HasSubstr("routes[0].shadow.pause_above_cpu_pressure: expected a percentage")));
+}
+
 TEST_F(GatewayConfigTest, SplitsAreChecked) {
   EXPECT_THAT(Errors("routes: [{prefix: /a/, split: [{cluster: nats, weight: 60}, {cluster: legacy, weight: 30}]}]"),
               ::testing::ElementsAre("routes[0].split: weights add up to 90%; make them 100% or omit one weight"));

@@ -194,6 +194,20 @@ TEST(StatusPageTest, RendersRoutesRatesAndEscapedMismatches) {
   EXPECT_THAT(html, HasSubstr("/nonce"));
   EXPECT_THAT(html, HasSubstr("&lt;script&gt;"));
   EXPECT_THAT(html, Not(HasSubstr("<script>")));
+  EXPECT_THAT(html, Not(HasSubstr("CPU pressure")));
+}
+
+TEST(StatusPageTest, SaysWhenARoutesShadowIsPausedByCpuPressure) {
+  nlohmann::json routes = nlohmann::json::parse(R"([{"name":"api","shadow":{"cluster":"native","percent":100}}])");
+  nlohmann::json paused = nlohmann::json::parse(
+      R"({"api":{"matched":3,"dropped":9,"match_rate":1.0,
+                 "cpu_pressure_pause":{"above":0.5,"pressure":0.62,"paused":true}}})");
+  EXPECT_THAT(RenderStatusPage(routes, paused, nlohmann::json::array()),
+              HasSubstr("paused above 50.00 % CPU pressure (now 62.00 %)"));
+  nlohmann::json unknown = nlohmann::json::parse(
+      R"({"api":{"matched":3,"cpu_pressure_pause":{"above":0.5,"pressure":null,"paused":false}}})");
+  EXPECT_THAT(RenderStatusPage(routes, unknown, nlohmann::json::array()),
+              HasSubstr("pauses above 50.00 % CPU pressure (now unknown)"));
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <sched.h>
 
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "sidecar/event/dispatcher.h"
 #include "sidecar/router/router.h"
+#include "sidecar/shadow/cpu_pressure.h"
 #include "sidecar/shadow/mirror_worker.h"
 
 namespace sidecar::shadow {
@@ -473,7 +476,9 @@ TEST_F(ShadowOnWorkerTest, MirrorsRunOnTheWorkersThreadAtIdlePriorityAndComeBack
   EXPECT_NE(on_worker.sent_on[0], std::this_thread::get_id());
   EXPECT_EQ(on_worker.requests[0].headers.GetOr("x-sidecar-shadow", ""), "1");
   EXPECT_FALSE(on_worker.requests[0].headers.Has("Authorization"));
-  if (worker_->idle_priority()) EXPECT_EQ(on_worker.sent_at_policy[0], SCHED_IDLE);
+  if (worker_->idle_priority()) {
+    EXPECT_EQ(on_worker.sent_at_policy[0], SCHED_IDLE);
+  }
   EXPECT_THAT(observer_.compared, ElementsAre("api native matched", "api native mismatched"));
   EXPECT_EQ(Count("matched"), 1);
   EXPECT_EQ(Count("mismatched"), 1);
@@ -563,6 +568,135 @@ TEST_F(ShadowOnWorkerTest, StoppingWithMirrorsInFlightOnTheWorkerIsClean) {
   runtime_.reset();
   Settle();
   EXPECT_THAT(observer_.compared, IsEmpty());
+}
+
+// ------------------------------------------------------------------------------------------------
+// Pausing above a CPU pressure: the PSI file is a temporary one the test writes.
+
+// A PSI file's text whose "some" stall total is `stalled_us`.
+std::string PsiText(uint64_t stalled_us) {
+  return "some avg10=0.00 avg60=0.00 avg300=0.00 total=" + std::to_string(stalled_us) +
+         "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+}
+
+TEST(CpuPressureTest, ParsesTheSomeLinesTotal) {
+  EXPECT_EQ(*ParsePsiSomeTotal(PsiText(3261694420)), 3261694420u);
+  EXPECT_EQ(*ParsePsiSomeTotal("some avg10=0.11 avg60=21.86 avg300=32.06 total=7\n"), 7u);
+  EXPECT_FALSE(ParsePsiSomeTotal("full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n").ok());
+  EXPECT_FALSE(ParsePsiSomeTotal("some avg10=0.00 total=x\n").ok());
+  EXPECT_FALSE(ParsePsiSomeTotal("").ok());
+}
+
+TEST(CpuPressureTest, TheShareIsTheStallGrowthOverTheWallTimeBetweenSamples) {
+  const std::string path = testing::TempDir() + "/cpu_pressure_share";
+  std::ofstream(path) << PsiText(1000);
+  CpuPressure pressure(path);
+  const CpuPressure::Clock::time_point t0 = CpuPressure::Clock::now();
+  EXPECT_EQ(*pressure.Sample(t0), std::nullopt);  // a baseline only
+  std::ofstream(path) << PsiText(1000 + 250000);
+  EXPECT_DOUBLE_EQ(**pressure.Sample(t0 + std::chrono::seconds(1)), 0.25);
+  std::ofstream(path) << PsiText(1000 + 250000 + 5000000);  // more than the wall time: clamped
+  EXPECT_DOUBLE_EQ(**pressure.Sample(t0 + std::chrono::seconds(2)), 1.0);
+  std::filesystem::remove(path);
+  EXPECT_EQ(pressure.Sample(t0 + std::chrono::seconds(3)).status().code(), absl::StatusCode::kNotFound);
+  // Whatever this machine has, FindSource names a file that parses, or says there is none.
+  absl::StatusOr<std::string> source = CpuPressure::FindSource();
+  if (source.ok()) {
+    EXPECT_TRUE(CpuPressure(*source).Sample(CpuPressure::Clock::now()).ok());
+  } else {
+    EXPECT_EQ(source.status().code(), absl::StatusCode::kNotFound);
+  }
+}
+
+class ShadowPauseTest : public ShadowTest {
+ protected:
+  void SetUp() override {
+    ShadowTest::SetUp();
+    psi_path_ = testing::TempDir() + "/shadow_pause_psi";
+    Stall(0);
+    ShadowRuntime::Options options;
+    options.cpu_pressure_path = psi_path_;
+    // Long enough that a pressure, once seen, is still the runtime's when the next request comes
+    // (a loaded test machine included); each test waits for at most two samples.
+    options.cpu_pressure_every = std::chrono::milliseconds(500);
+    runtime_ = std::make_unique<ShadowRuntime>(*dispatcher_, metrics_, options);
+  }
+  void TearDown() override {
+    ShadowTest::TearDown();
+    std::filesystem::remove(psi_path_);
+  }
+  void Stall(uint64_t total_us) { std::ofstream(psi_path_) << PsiText(total_us); }
+
+  // Runs the loop until the runtime has sampled a pressure that satisfies `want` (bounded).
+  void RunUntilPressure(std::function<bool(double)> want) {
+    auto done = [&] {
+      std::optional<double> p = runtime_->cpu_pressure();
+      return p.has_value() && want(*p);
+    };
+    event::TimerPtr poll = dispatcher_->CreateTimer([&] {
+      if (done()) {
+        dispatcher_->Exit();
+      } else {
+        poll->Enable(std::chrono::milliseconds(1));
+      }
+    });
+    auto guard = dispatcher_->CreateTimer([&] {
+      ADD_FAILURE() << "the pressure never got there";
+      dispatcher_->Exit();
+    });
+    guard->Enable(std::chrono::seconds(10));
+    poll->Enable(std::chrono::milliseconds(1));
+    dispatcher_->Run();
+  }
+
+  // Routes one GET to `path`; returns how many mirrors the shadow cluster has had so far.
+  size_t MirrorsAfterGet(const std::string& path) {
+    EXPECT_TRUE(Route(Get(path)).ok());
+    Settle();
+    return shadow_->requests.size();
+  }
+
+  std::string psi_path_;
+};
+
+TEST_F(ShadowPauseTest, MirrorsAreSkippedAndCountedWhileThePressureIsAboveTheRoutesLine) {
+  config::ShadowConfig c;
+  c.pause_above_cpu_pressure_bp = 5000;
+  Use(c);
+  // No pressure known yet (the first reading is only a baseline): mirrored.
+  EXPECT_EQ(MirrorsAfterGet("/api/a"), 1u);
+  // Some task waited for a core all the time (and more): paused.
+  Stall(uint64_t{1} << 40);
+  RunUntilPressure([](double p) { return p > 0.5; });
+  EXPECT_EQ(MirrorsAfterGet("/api/b"), 1u);
+  EXPECT_EQ(Count("dropped"), 1);
+  nlohmann::json pause = runtime_->StatsJson()["api"]["cpu_pressure_pause"];
+  EXPECT_EQ(pause["above"], 0.5);
+  EXPECT_EQ(pause["paused"], true);
+  // Nobody waits any more: mirrored again.
+  RunUntilPressure([](double p) { return p < 0.5; });
+  EXPECT_EQ(MirrorsAfterGet("/api/c"), 2u);
+  EXPECT_EQ(runtime_->StatsJson()["api"]["cpu_pressure_pause"]["paused"], false);
+}
+
+TEST_F(ShadowPauseTest, ARouteWithoutALineNeverReadsThePressure) {
+  Use({});
+  Stall(uint64_t{1} << 40);
+  EXPECT_EQ(MirrorsAfterGet("/api/a"), 1u);
+  EXPECT_EQ(runtime_->cpu_pressure(), std::nullopt);
+  EXPECT_FALSE(runtime_->StatsJson()["api"].contains("cpu_pressure_pause"));
+}
+
+TEST_F(ShadowPauseTest, WithoutReadablePressureNothingPausesAndStatusSaysWhy) {
+  std::filesystem::remove(psi_path_);
+  config::ShadowConfig c;
+  c.pause_above_cpu_pressure_bp = 100;
+  Use(c);
+  EXPECT_EQ(MirrorsAfterGet("/api/a"), 1u);
+  nlohmann::json pause = runtime_->StatsJson()["api"]["cpu_pressure_pause"];
+  EXPECT_EQ(pause["paused"], false);
+  EXPECT_EQ(pause["pressure"], nullptr);
+  EXPECT_THAT(pause["error"].get<std::string>(), ::testing::HasSubstr("cannot read"));
 }
 
 }  // namespace
