@@ -63,8 +63,9 @@ def main():
     with open(a.results) as f:
         for line in f:
             rec = json.loads(line)
-            if "cpu_ns" in rec:
-                rec["run"]["cpu_ns"] = rec["cpu_ns"]
+            for key in ("cpu_ns", "cpu_pressure"):
+                if key in rec:
+                    rec["run"][key] = rec[key]
             runs.setdefault((rec["test"], rec["contender"]), []).append(rec["run"])
             if "shadow" in rec:
                 mirrors.setdefault(rec["test"], []).append(rec["shadow"])
@@ -306,6 +307,10 @@ def pair_report(runs, mirrors, a):
             n += r["requests"] * (r["elapsed_s"] + c["warmup_s"]) / r["elapsed_s"]
         return cpu / n if n else None
 
+    def pressure(who):
+        p = [r["cpu_pressure"] for r in runs.get(("http_pair", who), []) if "cpu_pressure" in r]
+        return "-" if not p else "%.1f %%" % (100 * statistics.median(p))
+
     shares = [m["compared"] / max(1, m["compared"] + m["dropped"] + m["error"]) for m in mirrors.get("http_pair", [])]
     print("   issue 7, %d pairs of %s s runs of h then i (order alternating) at %s rq/s, histograms pooled:"
           % (len(pairs), a.pair_secs, a.shadow_rate))
@@ -318,6 +323,8 @@ def pair_report(runs, mirrors, a):
           " i's mirrors compared %s" % (
               fmt(cpu_us("h", "loop")), fmt(cpu_us("i", "loop")), fmt(cpu_us("h", "all")), fmt(cpu_us("i", "all")),
               "-" if not shares else "%.1f %%" % (100 * sum(shares) / len(shares))))
+    print("     CPU pressure (share of the run's time some task waited for a core, PSI), median per run: h %s, i %s"
+          % (pressure("h"), pressure("i")))
     return {"p99_ratio": ratio, "low": low, "high": high}
 
 
