@@ -31,11 +31,10 @@ class CpuPressure {
   static absl::StatusOr<std::string> FindSource();
 
   explicit CpuPressure(std::string path) : path_(std::move(path)) {}
-  const std::string& path() const { return path_; }
 
   // Reads the stall total at `now`: the share (0-1) of the time since the previous good sample in
-  // which some task waited for a core. Nullopt for the first sample, and when the file cannot be
-  // read or parsed (the status says why).
+  // which some task waited for a core; nullopt for the first sample (a baseline only). An error
+  // when the file cannot be read or parsed.
   absl::StatusOr<std::optional<double>> Sample(Clock::time_point now);
 
  private:

@@ -93,7 +93,7 @@ std::string RenderStatusPage(const Json& routes, const Json& shadow_stats, const
                       "</div>");
       if (st.contains("cpu_pressure_pause")) {
         const Json& pause = st["cpu_pressure_pause"];
-        const Json& pressure = pause.value("pressure", Json(nullptr));
+        const Json pressure = pause.value("pressure", Json(nullptr));
         absl::StrAppend(&rate, "<div class=\"", pause.value("paused", false) ? "bad\">paused" : "muted\">pauses",
                         " above ", Percent(pause.value("above", 0.0)), " CPU pressure (now ",
                         pressure.is_number() ? Percent(pressure.get<double>()) : "unknown", ")", "</div>");
