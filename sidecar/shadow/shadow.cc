@@ -252,14 +252,10 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   if (percent_bp < 10000 && static_cast<int64_t>(RandomBasisPoint()) >= percent_bp) return {};
   RouteState& state = StateOf(route, service, action);
   state.pause_above_cpu_pressure_bp = policy->pause_above_cpu_pressure_bp;
-  if (policy->pause_above_cpu_pressure_bp > 0) {
-    WatchCpuPressure();
-    if (PausedByCpuPressure(policy->pause_above_cpu_pressure_bp)) {
-      Count(state, "dropped");
-      return {};
-    }
-  }
-  if (state.in_flight->load() >= policy->max_concurrent) {
+  if (policy->pause_above_cpu_pressure_bp > 0) WatchCpuPressure();
+  // Paused above the route's CPU pressure line, or at its cap: the shadow's own limits drop it.
+  if (PausedByCpuPressure(policy->pause_above_cpu_pressure_bp) ||
+      state.in_flight->load() >= policy->max_concurrent) {
     Count(state, "dropped");
     return {};
   }
