@@ -5,6 +5,7 @@
 #include "sidecar/shadow/shadow.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <deque>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sidecar/event/dispatcher.h"
@@ -574,6 +576,12 @@ TEST_F(ShadowOnWorkerTest, StoppingWithMirrorsInFlightOnTheWorkerIsClean) {
 // Pausing above a CPU pressure: the PSI file is a temporary one the test writes.
 
 // A PSI file's text whose "some" stall total is `stalled_us`.
+// A PSI file of this process's own: ctest runs every case as its own process, two at a time, and a
+// path shared between cases let one case's file (or its removal) stand in for another's.
+std::string OwnPsiPath(const std::string& name) {
+  return absl::StrCat(testing::TempDir(), "/", name, ".", getpid());
+}
+
 std::string PsiText(uint64_t stalled_us) {
   return "some avg10=0.00 avg60=0.00 avg300=0.00 total=" + std::to_string(stalled_us) +
          "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
@@ -588,7 +596,7 @@ TEST(CpuPressureTest, ParsesTheSomeLinesTotal) {
 }
 
 TEST(CpuPressureTest, TheShareIsTheStallGrowthOverTheWallTimeBetweenSamples) {
-  const std::string path = testing::TempDir() + "/cpu_pressure_share";
+  const std::string path = OwnPsiPath("cpu_pressure_share");
   std::ofstream(path) << PsiText(1000);
   CpuPressure pressure(path);
   const CpuPressure::Clock::time_point t0 = CpuPressure::Clock::now();
@@ -612,7 +620,7 @@ class ShadowPauseTest : public ShadowTest {
  protected:
   void SetUp() override {
     ShadowTest::SetUp();
-    psi_path_ = testing::TempDir() + "/shadow_pause_psi";
+    psi_path_ = OwnPsiPath("shadow_pause_psi");
     Stall(0);
     ShadowRuntime::Options options;
     options.cpu_pressure_path = psi_path_;
