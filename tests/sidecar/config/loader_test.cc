@@ -1,5 +1,7 @@
 #include "sidecar/config/loader.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +17,12 @@
 
 namespace sidecar::config {
 namespace {
+
+// A file name of this process's own in the test temp dir: ctest runs cases as separate processes
+// side by side, and a second run of the suite on the same machine must not truncate our files.
+std::string OwnTempPath(const std::string& name) {
+  return absl::StrCat(::testing::TempDir(), "/", getpid(), ".", name);
+}
 
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -678,9 +686,8 @@ TEST_F(LoaderTest, RejectsInlineSecretsWithoutQuotingThem) {
 }
 
 TEST_F(LoaderTest, ReadsSecretFilesAndShowsOnlyTheirPaths) {
-  const std::string dir = ::testing::TempDir();
-  const std::string token_file = dir + "/loader_admin_token";
-  const std::string password_file = dir + "/loader_nats_password";
+  const std::string token_file = OwnTempPath("loader_admin_token");
+  const std::string password_file = OwnTempPath("loader_nats_password");
   std::ofstream(token_file) << "adm1n-from-file\n";
   std::ofstream(password_file) << "pw-from-file\n";
   absl::StatusOr<Config> config = Load(absl::StrCat("admin: {address: '0.0.0.0:9901', token_file: ", token_file,
@@ -696,6 +703,8 @@ TEST_F(LoaderTest, ReadsSecretFilesAndShowsOnlyTheirPaths) {
   EXPECT_THAT(dump, Not(HasSubstr("pw-from-file")));
   EXPECT_THAT(Errors("nats: {servers: [nats://a:4222], nkey_seed_file: /nonexistent/seed.nk}"),
               ElementsAre("nats.nkey_seed_file: cannot read '/nonexistent/seed.nk': not a file"));
+  std::filesystem::remove(token_file);
+  std::filesystem::remove(password_file);
 }
 
 TEST_F(LoaderTest, NonLoopbackAdminNeedsAToken) {
@@ -962,11 +971,18 @@ TEST_F(LoaderTest, EnvIsNotExpandedInKeys) {
 
 class LoadFromFileTest : public ::testing::Test {
  protected:
+  void TearDown() override {
+    for (const std::string& path : written_) std::filesystem::remove(path);
+  }
   std::string Write(const std::string& name, const std::string& content) {
-    const std::string path = ::testing::TempDir() + "/" + name;
+    const std::string path = OwnTempPath(name);
     std::ofstream(path) << content;
+    written_.push_back(path);
     return path;
   }
+
+ private:
+  std::vector<std::string> written_;
 };
 
 TEST_F(LoadFromFileTest, LoadsAFile) {
