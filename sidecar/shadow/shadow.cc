@@ -253,9 +253,13 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   RouteState& state = StateOf(route, service, action);
   state.pause_above_cpu_pressure_bp = policy->pause_above_cpu_pressure_bp;
   if (policy->pause_above_cpu_pressure_bp > 0) WatchCpuPressure();
-  // Paused above the route's CPU pressure line, or at its cap: the shadow's own limits drop it.
-  if (PausedByCpuPressure(policy->pause_above_cpu_pressure_bp) ||
-      state.in_flight->load() >= policy->max_concurrent) {
+  // Paused above the route's CPU pressure line, or at its cap: the shadow's own limits skip it,
+  // each under a result of its own so that a dashboard tells a busy box from a slow shadow.
+  if (PausedByCpuPressure(policy->pause_above_cpu_pressure_bp)) {
+    Count(state, "paused");
+    return {};
+  }
+  if (state.in_flight->load() >= policy->max_concurrent) {
     Count(state, "dropped");
     return {};
   }
@@ -537,6 +541,7 @@ Json ShadowRuntime::StatsJson() const {
         {"mismatched", mismatched},
         {"error", count("error")},
         {"dropped", count("dropped")},
+        {"paused", count("paused")},
         {"in_flight", state->in_flight->load()},
         {"match_rate", compared == 0 ? Json(nullptr) : Json(static_cast<double>(matched) / compared)},
         {"mismatch_paths", std::move(paths)},

@@ -96,7 +96,8 @@ std::string RenderStatusPage(const Json& routes, const Json& shadow_stats, const
         const Json pressure = pause.value("pressure", Json(nullptr));
         absl::StrAppend(&rate, "<div class=\"", pause.value("paused", false) ? "bad\">paused" : "muted\">pauses",
                         " above ", Percent(pause.value("above", 0.0)), " CPU pressure (now ",
-                        pressure.is_number() ? Percent(pressure.get<double>()) : "unknown", ")", "</div>");
+                        pressure.is_number() ? Percent(pressure.get<double>()) : "unknown", "), skipped ",
+                        Text(st.value("paused", Json(0))), "</div>");
       }
     }
     absl::StrAppend(&html, "<tr><td><code>", HtmlEscape(name), "</code></td><td>", match, "</td><td>", split,

@@ -94,7 +94,8 @@ class Metrics {
 
   // --- shadow traffic (sidecar/shadow) ------------------------------------------------------------
   // Mirrored requests by outcome (exact name and labels: alert rules use them). labels: service,
-  // action (the route's; "*" for a whole-service route), result (matched|mismatched|error|dropped)
+  // action (the route's; "*" for a whole-service route), result (matched|mismatched|error|dropped|
+  // paused: skipped above the route's CPU pressure line)
   prometheus::Family<prometheus::Counter>& shadow_requests_total;
   // Mismatches per differing field path, indices folded ("/items/*/qty"); at most 50 paths per route,
   // the rest counted as "other". labels: service, action, path

@@ -200,14 +200,14 @@ TEST(StatusPageTest, RendersRoutesRatesAndEscapedMismatches) {
 TEST(StatusPageTest, SaysWhenARoutesShadowIsPausedByCpuPressure) {
   nlohmann::json routes = nlohmann::json::parse(R"([{"name":"api","shadow":{"cluster":"native","percent":100}}])");
   nlohmann::json paused = nlohmann::json::parse(
-      R"({"api":{"matched":3,"dropped":9,"match_rate":1.0,
+      R"({"api":{"matched":3,"dropped":1,"paused":9,"match_rate":1.0,
                  "cpu_pressure_pause":{"above":0.5,"pressure":0.62,"paused":true}}})");
   EXPECT_THAT(RenderStatusPage(routes, paused, nlohmann::json::array()),
-              HasSubstr("paused above 50.00 % CPU pressure (now 62.00 %)"));
+              HasSubstr("paused above 50.00 % CPU pressure (now 62.00 %), skipped 9"));
   nlohmann::json unknown = nlohmann::json::parse(
       R"({"api":{"matched":3,"cpu_pressure_pause":{"above":0.5,"pressure":null,"paused":false}}})");
   EXPECT_THAT(RenderStatusPage(routes, unknown, nlohmann::json::array()),
-              HasSubstr("pauses above 50.00 % CPU pressure (now unknown)"));
+              HasSubstr("pauses above 50.00 % CPU pressure (now unknown), skipped 0"));
 }
 
 }  // namespace
