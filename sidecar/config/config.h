@@ -247,8 +247,9 @@ struct ShadowConfig {
   // paths differing between the two primary answers are learned as noise. 0: off.
   int64_t noise_percent_bp = 0;
   // Above this CPU pressure of the task (basis points of wall time in which some task waited for a
-  // core, from PSI, over the last second), new mirrors are skipped and counted as dropped: on
-  // contended cores a mirror's work (and its upstream's, when that shares the task) queues in
+  // core, from PSI, over the last second), the route lets out a shrinking share of its mirrors
+  // (halved each second above, a tenth more each second below; skipped ones counted as paused):
+  // on contended cores a mirror's work (and its upstream's, when that shares the task) queues in
   // front of the primary's. 0: never pause.
   int64_t pause_above_cpu_pressure_bp = 0;
 };

@@ -168,6 +168,7 @@ struct ShadowRuntime::RouteState {
   std::set<std::string> noise;           // folded paths learned as noise
   int64_t noise_samples = 0;
   int64_t pause_above_cpu_pressure_bp = 0;  // the route's setting, as last seen
+  AdmitShare admit;                         // of its mirrors, under that line
   std::map<std::string, prometheus::Counter*> counters;  // result -> cached child
 };
 
@@ -251,11 +252,14 @@ MirrorHandle ShadowRuntime::Begin(const std::string& route, const std::string& s
   if (!policy->Mirrors(request.method) || IsHealthRequest(request)) return {};
   if (percent_bp < 10000 && static_cast<int64_t>(RandomBasisPoint()) >= percent_bp) return {};
   RouteState& state = StateOf(route, service, action);
-  state.pause_above_cpu_pressure_bp = policy->pause_above_cpu_pressure_bp;
+  if (state.pause_above_cpu_pressure_bp != policy->pause_above_cpu_pressure_bp) {
+    state.pause_above_cpu_pressure_bp = policy->pause_above_cpu_pressure_bp;
+    state.admit.Reset();  // a new line starts from the whole shadow
+  }
   if (policy->pause_above_cpu_pressure_bp > 0) WatchCpuPressure();
-  // Paused above the route's CPU pressure line, or at its cap: the shadow's own limits skip it,
+  // Held back above the route's CPU pressure line, or at its cap: the shadow's own limits skip it,
   // each under a result of its own so that a dashboard tells a busy box from a slow shadow.
-  if (PausedByCpuPressure(policy->pause_above_cpu_pressure_bp)) {
+  if (HeldBackByCpuPressure(state)) {
     Count(state, "paused");
     return {};
   }
@@ -309,20 +313,26 @@ void ShadowRuntime::SampleCpuPressure() {
   if (!pressure_source_.has_value()) return;
   absl::StatusOr<std::optional<double>> share = pressure_source_->Sample(CpuPressure::Clock::now());
   if (!share.ok()) {
-    // Unreadable now: no pause on a stale figure.
+    // Unreadable now: nothing held back on a stale figure.
     if (pressure_error_.empty()) log::Warn("shadow: cannot read cpu pressure", {{"error", share.status().ToString()}});
     pressure_error_ = std::string(share.status().message());
     cpu_pressure_.reset();
+    for (auto& [name, state] : routes_) state->admit.Reset();
     return;
   }
-  if (share->has_value()) {
-    pressure_error_.clear();
-    cpu_pressure_ = **share;
+  if (!share->has_value()) return;  // a baseline
+  pressure_error_.clear();
+  cpu_pressure_ = **share;
+  for (auto& [name, state] : routes_) {
+    const int64_t line_bp = state->pause_above_cpu_pressure_bp;
+    if (line_bp > 0) state->admit.OnSample(*cpu_pressure_, line_bp);
   }
 }
 
-bool ShadowRuntime::PausedByCpuPressure(int64_t above_bp) const {
-  return above_bp > 0 && cpu_pressure_.has_value() && *cpu_pressure_ * 10000 > static_cast<double>(above_bp);
+bool ShadowRuntime::HeldBackByCpuPressure(const RouteState& state) {
+  if (state.pause_above_cpu_pressure_bp <= 0) return false;
+  const int64_t share_bp = state.admit.share_bp();
+  return share_bp < AdmitShare::kAll && static_cast<int64_t>(RandomBasisPoint()) >= share_bp;
 }
 
 void ShadowRuntime::Dispatch(uint64_t id) {
@@ -552,7 +562,7 @@ Json ShadowRuntime::StatsJson() const {
       Json& pause = out[name]["cpu_pressure_pause"];
       pause = {{"above", state->pause_above_cpu_pressure_bp / 10000.0},
                {"pressure", cpu_pressure_.has_value() ? Json(*cpu_pressure_) : Json(nullptr)},
-               {"paused", PausedByCpuPressure(state->pause_above_cpu_pressure_bp)}};
+               {"admitted", state->admit.share_bp() / 10000.0}};
       if (!pressure_error_.empty()) pause["error"] = pressure_error_;
     }
   }

@@ -17,8 +17,9 @@
 // its answer's read land inside the primary's latency). With a worker, this loop only hands the
 // run over: the mirror's I/O and its diff run on a SCHED_IDLE thread with its own cluster
 // instances, which the kernel preempts whenever the primary path wants a core; and a route may
-// pause its shadow while the task's CPU pressure is above a line it sets (cpu_pressure.h), since
-// the shadow's upstream, when it shares the task, does not yield like that. A failed primary
+// hold its shadow back while the task's CPU pressure is above a line it sets (cpu_pressure.h),
+// since the shadow's upstream, when it shares the task, does not yield like that (AIMD: the share
+// it lets out halves at each sample above the line and grows by a tenth below). A failed primary
 // sends no mirror: there is nothing to compare against (counted as an error). The shadow gets its
 // own timeout and a per-route cap on mirrors in flight (beyond it the mirror is dropped and
 // counted), goes to the shadow cluster's inner cluster or the worker's own instance (so shadow
@@ -173,8 +174,9 @@ class ShadowRuntime {
   // Starts sampling the CPU pressure (once; later calls do nothing).
   void WatchCpuPressure();
   void SampleCpuPressure();
-  // Whether a route that pauses above `above_bp` (0: never) does so at the pressure last sampled.
-  bool PausedByCpuPressure(int64_t above_bp) const;
+  // Whether this mirror of a route with a CPU pressure line is held back: drawn against the
+  // share the route admits (cpu_pressure.h, AdmitShare).
+  static bool HeldBackByCpuPressure(const RouteState& state);
   // Posts `work` to this loop, dropped if the runtime is gone by then.
   void PostIfAlive(absl::AnyInvocable<void()> work);
 

@@ -94,10 +94,11 @@ std::string RenderStatusPage(const Json& routes, const Json& shadow_stats, const
       if (st.contains("cpu_pressure_pause")) {
         const Json& pause = st["cpu_pressure_pause"];
         const Json pressure = pause.value("pressure", Json(nullptr));
-        absl::StrAppend(&rate, "<div class=\"", pause.value("paused", false) ? "bad\">paused" : "muted\">pauses",
-                        " above ", Percent(pause.value("above", 0.0)), " CPU pressure (now ",
-                        pressure.is_number() ? Percent(pressure.get<double>()) : "unknown", "), skipped ",
-                        Text(st.value("paused", Json(0))), "</div>");
+        const double admitted = pause.value("admitted", 1.0);
+        absl::StrAppend(&rate, "<div class=\"", admitted < 1.0 ? "bad" : "muted", "\">CPU pressure line ",
+                        Percent(pause.value("above", 0.0)), " (now ",
+                        pressure.is_number() ? Percent(pressure.get<double>()) : "unknown", "): admits ",
+                        Percent(admitted), " of mirrors, skipped ", Text(st.value("paused", Json(0))), "</div>");
       }
     }
     absl::StrAppend(&html, "<tr><td><code>", HtmlEscape(name), "</code></td><td>", match, "</td><td>", split,

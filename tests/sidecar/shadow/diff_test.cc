@@ -197,17 +197,19 @@ TEST(StatusPageTest, RendersRoutesRatesAndEscapedMismatches) {
   EXPECT_THAT(html, Not(HasSubstr("CPU pressure")));
 }
 
-TEST(StatusPageTest, SaysWhenARoutesShadowIsPausedByCpuPressure) {
+TEST(StatusPageTest, SaysHowMuchOfARoutesShadowItsCpuPressureLineAdmits) {
   nlohmann::json routes = nlohmann::json::parse(R"([{"name":"api","shadow":{"cluster":"native","percent":100}}])");
-  nlohmann::json paused = nlohmann::json::parse(
+  nlohmann::json held_back = nlohmann::json::parse(
       R"({"api":{"matched":3,"dropped":1,"paused":9,"match_rate":1.0,
-                 "cpu_pressure_pause":{"above":0.5,"pressure":0.62,"paused":true}}})");
-  EXPECT_THAT(RenderStatusPage(routes, paused, nlohmann::json::array()),
-              HasSubstr("paused above 50.00 % CPU pressure (now 62.00 %), skipped 9"));
+                 "cpu_pressure_pause":{"above":0.5,"pressure":0.62,"admitted":0.25}}})");
+  EXPECT_THAT(RenderStatusPage(routes, held_back, nlohmann::json::array()),
+              HasSubstr("<div class=\"bad\">CPU pressure line 50.00 % (now 62.00 %): admits 25.00 % of mirrors, "
+                        "skipped 9</div>"));
   nlohmann::json unknown = nlohmann::json::parse(
-      R"({"api":{"matched":3,"cpu_pressure_pause":{"above":0.5,"pressure":null,"paused":false}}})");
+      R"({"api":{"matched":3,"cpu_pressure_pause":{"above":0.5,"pressure":null,"admitted":1.0}}})");
   EXPECT_THAT(RenderStatusPage(routes, unknown, nlohmann::json::array()),
-              HasSubstr("pauses above 50.00 % CPU pressure (now unknown), skipped 0"));
+              HasSubstr("<div class=\"muted\">CPU pressure line 50.00 % (now unknown): admits 100.00 % of mirrors, "
+                        "skipped 0</div>"));
 }
 
 }  // namespace

@@ -616,6 +616,26 @@ TEST(CpuPressureTest, TheShareIsTheStallGrowthOverTheWallTimeBetweenSamples) {
   }
 }
 
+TEST(AdmitShareTest, HalvesAtEachSampleAboveTheLineAndGrowsByATenthAtOrBelowIt) {
+  AdmitShare admit;
+  EXPECT_EQ(admit.share_bp(), 10000);
+  std::vector<int64_t> down;
+  for (int i = 0; i < 7; ++i) {
+    admit.OnSample(0.62, 5000);
+    down.push_back(admit.share_bp());
+  }
+  EXPECT_THAT(down, ::testing::ElementsAre(5000, 2500, 1250, 625, 312, 0, 0));  // under 3 %: none
+  std::vector<int64_t> up;
+  for (int i = 0; i < 11; ++i) {
+    admit.OnSample(i == 0 ? 0.5 : 0.1, 5000);  // at the line counts as below it
+    up.push_back(admit.share_bp());
+  }
+  EXPECT_THAT(up, ::testing::ElementsAre(1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 10000));
+  admit.OnSample(1.0, 5000);
+  admit.Reset();
+  EXPECT_EQ(admit.share_bp(), 10000);
+}
+
 class ShadowPauseTest : public ShadowTest {
  protected:
   void SetUp() override {
@@ -624,9 +644,10 @@ class ShadowPauseTest : public ShadowTest {
     Stall(0);
     ShadowRuntime::Options options;
     options.cpu_pressure_path = psi_path_;
-    // Long enough that a pressure, once seen, is still the runtime's when the next request comes
-    // (a loaded test machine included); each test waits for at most two samples.
-    options.cpu_pressure_every = std::chrono::milliseconds(500);
+    // A test waits for up to ten samples in a row. One that wants the pressure to stay up bumps
+    // the stall before each request, and a request would have to take two whole samples (a
+    // loaded machine included) for the share to move under it.
+    options.cpu_pressure_every = std::chrono::milliseconds(200);
     runtime_ = std::make_unique<ShadowRuntime>(*dispatcher_, metrics_, options);
   }
   void TearDown() override {
@@ -634,22 +655,25 @@ class ShadowPauseTest : public ShadowTest {
     std::filesystem::remove(psi_path_);
   }
   void Stall(uint64_t total_us) { std::ofstream(psi_path_) << PsiText(total_us); }
+  // Some task waited for a core all the time since the last sample, and more.
+  void StallMore() { Stall(stalled_us_ += uint64_t{1} << 40); }
 
-  // Runs the loop until the runtime has sampled a pressure that satisfies `want` (bounded).
-  void RunUntilPressure(std::function<bool(double)> want) {
-    auto done = [&] {
-      std::optional<double> p = runtime_->cpu_pressure();
-      return p.has_value() && want(*p);
-    };
+  // The share of the route's mirrors let out under its CPU pressure line, as /status gives it.
+  double Admitted() { return runtime_->StatsJson()["api"]["cpu_pressure_pause"]["admitted"].get<double>(); }
+
+  // Runs the loop until the route admits `share` of its mirrors (bounded); `busy`: stalls before
+  // each poll, so every sample meanwhile sees a full pressure.
+  void RunUntilAdmitted(double share, bool busy) {
     event::TimerPtr poll = dispatcher_->CreateTimer([&] {
-      if (done()) {
+      if (Admitted() == share) {
         dispatcher_->Exit();
-      } else {
-        poll->Enable(std::chrono::milliseconds(1));
+        return;
       }
+      if (busy) StallMore();
+      poll->Enable(std::chrono::milliseconds(1));
     });
     auto guard = dispatcher_->CreateTimer([&] {
-      ADD_FAILURE() << "the pressure never got there";
+      ADD_FAILURE() << "the admitted share never got to " << share << " (it is " << Admitted() << ")";
       dispatcher_->Exit();
     });
     guard->Enable(std::chrono::seconds(10));
@@ -665,28 +689,30 @@ class ShadowPauseTest : public ShadowTest {
   }
 
   std::string psi_path_;
+  uint64_t stalled_us_ = 0;
 };
 
-TEST_F(ShadowPauseTest, MirrorsAreSkippedAndCountedWhileThePressureIsAboveTheRoutesLine) {
+TEST_F(ShadowPauseTest, MirrorsAreHeldBackAboveTheRoutesLineAndComeBackByTenthsBelowIt) {
   config::ShadowConfig c;
   c.pause_above_cpu_pressure_bp = 5000;
   Use(c);
   // No pressure known yet (the first reading is only a baseline): mirrored.
   EXPECT_EQ(MirrorsAfterGet("/api/a"), 1u);
-  // Some task waited for a core all the time (and more): paused.
-  Stall(uint64_t{1} << 40);
-  RunUntilPressure([](double p) { return p > 0.5; });
+  EXPECT_EQ(Admitted(), 1.0);
+  // Some task waits for a core all the time: the share halves at each sample, to none.
+  RunUntilAdmitted(0.0, /*busy=*/true);
+  StallMore();  // a sample during the request still sees the pressure
   EXPECT_EQ(MirrorsAfterGet("/api/b"), 1u);
-  EXPECT_EQ(Count("paused"), 1);   // a result of its own: not the cap's
+  EXPECT_EQ(Count("paused"), 1);  // a result of its own: not the cap's
   EXPECT_EQ(Count("dropped"), 0);
   EXPECT_EQ(runtime_->StatsJson()["api"]["paused"], 1);
   nlohmann::json pause = runtime_->StatsJson()["api"]["cpu_pressure_pause"];
   EXPECT_EQ(pause["above"], 0.5);
-  EXPECT_EQ(pause["paused"], true);
-  // Nobody waits any more: mirrored again.
-  RunUntilPressure([](double p) { return p < 0.5; });
+  EXPECT_EQ(pause["pressure"], 1.0);
+  // Nobody waits any more: the share grows back by a tenth a sample, and all are mirrored again.
+  RunUntilAdmitted(1.0, /*busy=*/false);
   EXPECT_EQ(MirrorsAfterGet("/api/c"), 2u);
-  EXPECT_EQ(runtime_->StatsJson()["api"]["cpu_pressure_pause"]["paused"], false);
+  EXPECT_EQ(Count("paused"), 1);
 }
 
 TEST_F(ShadowPauseTest, ARouteWithoutALineNeverReadsThePressure) {
@@ -704,7 +730,7 @@ TEST_F(ShadowPauseTest, WithoutReadablePressureNothingPausesAndStatusSaysWhy) {
   Use(c);
   EXPECT_EQ(MirrorsAfterGet("/api/a"), 1u);
   nlohmann::json pause = runtime_->StatsJson()["api"]["cpu_pressure_pause"];
-  EXPECT_EQ(pause["paused"], false);
+  EXPECT_EQ(pause["admitted"], 1.0);
   EXPECT_EQ(pause["pressure"], nullptr);
   EXPECT_THAT(pause["error"].get<std::string>(), ::testing::HasSubstr("cannot read"));
 }
