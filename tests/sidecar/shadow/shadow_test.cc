@@ -575,13 +575,13 @@ TEST_F(ShadowOnWorkerTest, StoppingWithMirrorsInFlightOnTheWorkerIsClean) {
 // ------------------------------------------------------------------------------------------------
 // Pausing above a CPU pressure: the PSI file is a temporary one the test writes.
 
-// A PSI file's text whose "some" stall total is `stalled_us`.
 // A PSI file of this process's own: ctest runs every case as its own process, two at a time, and a
 // path shared between cases let one case's file (or its removal) stand in for another's.
 std::string OwnPsiPath(const std::string& name) {
   return absl::StrCat(testing::TempDir(), "/", name, ".", getpid());
 }
 
+// A PSI file's text whose "some" stall total is `stalled_us`.
 std::string PsiText(uint64_t stalled_us) {
   return "some avg10=0.00 avg60=0.00 avg300=0.00 total=" + std::to_string(stalled_us) +
          "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
