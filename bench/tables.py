@@ -114,7 +114,7 @@ def main():
              fmt(med("http_open_low", "i", "p50_ms")), fmt(med("http_open_low", "i", "p99_ms"))))
 
     def compared_share(test):
-        shares = [m["compared"] / max(1, m["compared"] + m["dropped"] + m["error"]) for m in mirrors.get(test, [])]
+        shares = compared_shares(mirrors, test)
         return "-" if not shares else "%.1f %%" % (100 * statistics.median(shares))
     print("   i's mirrors compared (not dropped or failed), median share per run: %s at %s rq/s, %s at %s rq/s,"
           " %s closed loop" % (compared_share("http_open"), a.rate, compared_share("http_open_low"), a.shadow_rate,
@@ -246,6 +246,11 @@ def main():
     return 0
 
 
+def compared_shares(mirrors, test):
+    """Per run of `test`, the share of i's mirrors that were compared (not dropped, paused or failed)."""
+    return [m["compared"] / max(1, m["compared"] + m["dropped"] + m["error"]) for m in mirrors.get(test, [])]
+
+
 def read_histogram(path):
     """{(low_ns, high_ns): count} from a sidecar-load --histogram-out CSV."""
     h = collections.Counter()
@@ -311,7 +316,7 @@ def pair_report(runs, mirrors, a):
         p = [r["cpu_pressure"] for r in runs.get(("http_pair", who), []) if "cpu_pressure" in r]
         return "-" if not p else "%.1f %%" % (100 * statistics.median(p))
 
-    shares = [m["compared"] / max(1, m["compared"] + m["dropped"] + m["error"]) for m in mirrors.get("http_pair", [])]
+    shares = compared_shares(mirrors, "http_pair")
     print("   issue 7, %d pairs of %s s runs of h then i (order alternating) at %s rq/s, histograms pooled:"
           % (len(pairs), a.pair_secs, a.shadow_rate))
     print("     h p50/p99 %.3f/%.3f ms (%d samples), i p50/p99 %.3f/%.3f ms (%d samples); i/h p99 %.2fx,"
