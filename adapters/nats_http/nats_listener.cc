@@ -116,18 +116,22 @@ void NatsListener::SetServing(bool serving, const std::string& why) {
     if (subscription_ == nullptr) return;
     nats::Subscription* leaving = subscription_.get();
     left_.push_back(std::move(subscription_));
-    // Once drained, drop it on a later loop iteration (not from inside its own callback); the weak
-    // token makes that a no-op if the listener is gone by then.
+    // Readiness is already false. "left" is logged only once drained: nats.c has then flushed the
+    // UNSUB (the server routes nothing more here) and the messages it delivered before were handled,
+    // so whoever reads the line knows the group's work now goes to the others. Dropped on a later
+    // loop iteration (not from inside its own callback); the weak token makes that a no-op if the
+    // listener is gone by then.
+    log::Warn("nats listener leaving its queue group: upstream unhealthy",
+              {{"listener", name_}, {"queue", cfg_.queue}, {"why", why}});
     absl::Status st = leaving->Drain([this, leaving, alive = std::weak_ptr<int>(alive_)] {
       dispatcher_.Post([this, leaving, alive] {
         if (alive.expired()) return;
         left_.erase(std::remove_if(left_.begin(), left_.end(), [leaving](const auto& s) { return s.get() == leaving; }),
                     left_.end());
+        log::Info("nats listener left its queue group", {{"listener", name_}, {"queue", cfg_.queue}});
       });
     });
     if (!st.ok()) log::Warn("leaving the queue group failed", {{"listener", name_}, {"error", st.ToString()}});
-    log::Warn("nats listener left its queue group: upstream unhealthy",
-              {{"listener", name_}, {"queue", cfg_.queue}, {"why", why}});
     return;
   }
   absl::Status st = Subscribe();
