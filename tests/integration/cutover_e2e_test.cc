@@ -395,9 +395,7 @@ TEST_F(CutoverE2ETest, ShadowMismatchRateRollsBackThroughTheRealShadowFromTheMin
       ASSERT_TRUE(r.ok()) << r.status();
       if (r->body.find("\"volume\":7") == std::string::npos) continue;  // the new side served it
       ++mirrored;
-      const absl::Time until = In(absl::Seconds(5));
-      while (compared() < mirrored && absl::Now() < until) {
-      }
+      PollUntil([&] { return compared() >= mirrored; }, In(absl::Seconds(20)));
       ASSERT_EQ(compared(), mirrored) << "every mirrored request differs in /volume";
     }
   };
