@@ -74,7 +74,9 @@ std::string RunToCompletion(ProcessOptions options, absl::Duration timeout) {
   auto process = ValueOrDie(Process::Spawn(std::move(options)));
   auto exit = process->Wait(In(timeout));
   EXPECT_TRUE(exit.ok()) << name << ": " << exit.status() << "\n" << process->output();
-  if (exit.ok()) EXPECT_TRUE(exit->success()) << name << ": " << exit->ToString() << "\n" << process->output();
+  if (exit.ok()) {
+    EXPECT_TRUE(exit->success()) << name << ": " << exit->ToString() << "\n" << process->output();
+  }
   return process->output();
 }
 
