@@ -128,7 +128,11 @@ void NatsListener::SetServing(bool serving, const std::string& why) {
         if (alive.expired()) return;
         left_.erase(std::remove_if(left_.begin(), left_.end(), [leaving](const auto& s) { return s.get() == leaving; }),
                     left_.end());
-        log::Info("nats listener left its queue group", {{"listener", name_}, {"queue", cfg_.queue}});
+        // Only once no subscription is left: not after a rejoin meanwhile, nor while a later leave
+        // (the health flapped) is still draining.
+        if (subscription_ == nullptr && left_.empty()) {
+          log::Info("nats listener left its queue group", {{"listener", name_}, {"queue", cfg_.queue}});
+        }
       });
     });
     if (!st.ok()) log::Warn("leaving the queue group failed", {{"listener", name_}, {"error", st.ToString()}});
