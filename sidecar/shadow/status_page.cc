@@ -82,15 +82,17 @@ std::string RenderStatusPage(const Json& routes, const Json& shadow_stats, const
       shadow = absl::StrCat("<code>", Text(s.value("cluster", Json(""))), "</code> ", Text(s.value("percent", Json(0))), " %");
     }
     if (shadow_stats.is_object() && shadow_stats.contains(name)) {
+      // Read with value(), never a const operator[]: on a missing key that dereferences end() (a
+      // crash, or garbage, depending on the heap). A count this runtime did not report reads 0.
       const Json& st = shadow_stats[name];
-      const Json& r = st["match_rate"];
+      const Json r = st.value("match_rate", Json(nullptr));
       if (r.is_number()) {
         rate = absl::StrCat("<span class=\"", r.get<double>() >= 0.99 ? "ok" : "bad", "\">", Percent(r.get<double>()),
                             "</span>");
       }
-      absl::StrAppend(&rate, "<div class=\"muted\">matched ", Text(st["matched"]), ", mismatched ",
-                      Text(st["mismatched"]), ", error ", Text(st["error"]), ", dropped ", Text(st["dropped"]),
-                      "</div>");
+      auto count = [&st](const char* result) { return Text(st.value(result, Json(0))); };
+      absl::StrAppend(&rate, "<div class=\"muted\">matched ", count("matched"), ", mismatched ", count("mismatched"),
+                      ", error ", count("error"), ", dropped ", count("dropped"), "</div>");
       if (st.contains("cpu_pressure_pause")) {
         const Json& pause = st["cpu_pressure_pause"];
         const Json pressure = pause.value("pressure", Json(nullptr));
@@ -98,7 +100,7 @@ std::string RenderStatusPage(const Json& routes, const Json& shadow_stats, const
         absl::StrAppend(&rate, "<div class=\"", admitted < 1.0 ? "bad" : "muted", "\">CPU pressure line ",
                         Percent(pause.value("above", 0.0)), " (now ",
                         pressure.is_number() ? Percent(pressure.get<double>()) : "unknown", "): admits ",
-                        Percent(admitted), " of mirrors, skipped ", Text(st.value("paused", Json(0))), "</div>");
+                        Percent(admitted), " of mirrors, skipped ", count("paused"), "</div>");
       }
     }
     absl::StrAppend(&html, "<tr><td><code>", HtmlEscape(name), "</code></td><td>", match, "</td><td>", split,
